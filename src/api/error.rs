@@ -1,0 +1,190 @@
+//! [`ApiError`]: every way a VirtualSMS call can fail, keeping what a human or a model needs to
+//! act on it (HTTP status, RFC 7807 problem type, detail, `Retry-After`, a body excerpt).
+//!
+//! Nothing in here ever holds the API key: the client redacts it from any text it copies from
+//! the wire before building an error.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// An RFC 7807 problem document, as VirtualSMS sends it with `application/problem+json`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Problem {
+    /// e.g. `https://virtualsms.io/errors/insufficient-balance`
+    #[serde(rename = "type", default)]
+    pub type_uri: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub instance: Option<String>,
+}
+
+impl Problem {
+    /// The last path segment of `type`: `insufficient-balance`, `no-stock`, ...
+    pub fn slug(&self) -> Option<&str> {
+        let uri = self.type_uri.as_deref()?.trim_end_matches('/');
+        let slug = uri.rsplit('/').next().unwrap_or(uri);
+        (!slug.is_empty() && slug != "about:blank").then_some(slug)
+    }
+}
+
+/// What went wrong on the way to or from the server (no answer, or no usable answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// Could not connect: the request never reached the server.
+    Connect,
+    /// No complete answer within the timeout.
+    Timeout,
+    /// The connection broke after the request may have been sent.
+    Interrupted,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// This call needs an API key and none is configured.
+    #[error("no VirtualSMS API key is configured")]
+    MissingApiKey,
+
+    /// The server answered with an error status.
+    #[error("HTTP {status}{}", problem_suffix(.problem.as_ref(), .excerpt.as_deref()))]
+    Status {
+        status: u16,
+        /// Parsed when the body was problem JSON.
+        problem: Option<Problem>,
+        /// A short, single-line excerpt of a body that was not problem JSON (HTML, text, empty).
+        excerpt: Option<String>,
+        /// From `Retry-After` (429/503), already capped at zero from below.
+        retry_after: Option<Duration>,
+        /// How many attempts were made, retries included.
+        attempts: u32,
+    },
+
+    /// No usable answer arrived.
+    #[error("{} after {attempts} attempt(s): {detail}", transport_phrase(*.failure))]
+    Transport {
+        failure: TransportFailure,
+        detail: String,
+        attempts: u32,
+        /// True for a POST whose outcome is unknown: it may have been processed (and charged).
+        /// Every attempt carried the same idempotency key, so it was charged at most once.
+        outcome_unknown: bool,
+    },
+
+    /// A 2xx answer whose body was not the JSON this call expects.
+    #[error("HTTP {status} with a body that is not the expected JSON ({detail}); body starts: {excerpt:?}")]
+    Decode {
+        status: u16,
+        detail: String,
+        excerpt: String,
+    },
+
+    /// The body was larger than the configured bound.
+    #[error("the response body exceeded {limit} bytes and was not read")]
+    BodyTooLarge { limit: usize },
+
+    /// The HTTP client could not be built (bad TLS setup, bad base URL).
+    #[error("cannot set up the HTTP client: {0}")]
+    Setup(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } | Self::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The problem type slug, when the server sent one.
+    pub fn slug(&self) -> Option<&str> {
+        match self {
+            Self::Status { problem: Some(p), .. } => p.slug(),
+            _ => None,
+        }
+    }
+
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            Self::Status { problem, .. } => problem.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+fn problem_suffix(problem: Option<&Problem>, excerpt: Option<&str>) -> String {
+    let mut out = String::new();
+    if let Some(p) = problem {
+        if let Some(slug) = p.slug() {
+            out.push_str(&format!(" {slug}"));
+        }
+        match (&p.title, &p.detail) {
+            (Some(t), Some(d)) => out.push_str(&format!(" — {t}: {d}")),
+            (Some(t), None) => out.push_str(&format!(" — {t}")),
+            (None, Some(d)) => out.push_str(&format!(" — {d}")),
+            (None, None) => {}
+        }
+    } else if let Some(e) = excerpt {
+        if e.is_empty() {
+            out.push_str(" with an empty body");
+        } else {
+            out.push_str(&format!(" with a non-JSON body: {e:?}"));
+        }
+    }
+    out
+}
+
+fn transport_phrase(f: TransportFailure) -> &'static str {
+    match f {
+        TransportFailure::Connect => "could not connect to the VirtualSMS API",
+        TransportFailure::Timeout => "the VirtualSMS API did not answer in time",
+        TransportFailure::Interrupted => "the connection to the VirtualSMS API broke",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_is_last_segment_of_type() {
+        let p = Problem {
+            type_uri: Some("https://virtualsms.io/errors/no-stock".into()),
+            ..Default::default()
+        };
+        assert_eq!(p.slug(), Some("no-stock"));
+        assert_eq!(Problem::default().slug(), None);
+        let bare = Problem { type_uri: Some("validation".into()), ..Default::default() };
+        assert_eq!(bare.slug(), Some("validation"));
+    }
+
+    #[test]
+    fn status_error_reads_well() {
+        let e = ApiError::Status {
+            status: 402,
+            problem: Some(Problem {
+                type_uri: Some("https://virtualsms.io/errors/insufficient-balance".into()),
+                title: Some("Insufficient balance".into()),
+                detail: Some("Balance $0.05 < required $0.18".into()),
+                instance: None,
+            }),
+            excerpt: None,
+            retry_after: None,
+            attempts: 1,
+        };
+        assert_eq!(
+            e.to_string(),
+            "HTTP 402 insufficient-balance — Insufficient balance: Balance $0.05 < required $0.18"
+        );
+        let html = ApiError::Status {
+            status: 502,
+            problem: None,
+            excerpt: Some("<html>Bad gateway</html>".into()),
+            retry_after: None,
+            attempts: 4,
+        };
+        assert!(html.to_string().contains("HTTP 502 with a non-JSON body"));
+    }
+}

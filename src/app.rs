@@ -1,0 +1,70 @@
+//! Wiring shared by the binary and the tests: builds the server from a [`Config`] (starting the
+//! embedded sandbox for `--sandbox`) and serves MCP over stdio.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use rmcp::ServiceExt;
+
+use crate::api::{ApiError, Client};
+use crate::config::{ApiKey, Config};
+use crate::sandbox::{FakeApi, FakeHandle, FakeOptions};
+use crate::tools::VirtualSmsServer;
+
+/// The key the embedded sandbox accepts. A real key is never sent to the sandbox.
+pub const SANDBOX_API_KEY: &str = "sk_sandbox_not_a_real_key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot start the embedded sandbox: {0}")]
+    Sandbox(#[from] std::io::Error),
+    #[error(transparent)]
+    Client(#[from] ApiError),
+    #[error("MCP session failed to start: {0}")]
+    Session(String),
+}
+
+/// A ready server, plus the embedded fake API it talks to in sandbox mode.
+pub struct App {
+    pub server: VirtualSmsServer,
+    /// Keeps the embedded fake running as long as the app lives.
+    pub sandbox: Option<FakeHandle>,
+}
+
+impl App {
+    pub async fn new(mut config: Config) -> Result<Self, StartError> {
+        let sandbox = if config.sandbox {
+            let fake = FakeApi::new(FakeOptions {
+                sms_delay: Some(config.sandbox_sms_delay),
+                api_keys: vec![SANDBOX_API_KEY.to_owned()],
+                ..FakeOptions::default()
+            });
+            let handle = fake.spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+            config.base_url = handle.base_url();
+            config.api_key = Some(ApiKey::new(SANDBOX_API_KEY));
+            tracing::info!(base_url = %config.base_url, "sandbox mode: simulated VirtualSMS, no real numbers or money");
+            Some(handle)
+        } else {
+            None
+        };
+        let client = Client::new(&config.base_url, config.api_key.clone(), config.http.clone())?;
+        tracing::info!(
+            base_url = %config.base_url,
+            api_key = if config.api_key.is_some() { "set" } else { "not set" },
+            read_only = config.guard.read_only,
+            "virtualsms-mcp ready"
+        );
+        Ok(Self { server: VirtualSmsServer::new(client, config), sandbox })
+    }
+
+    /// Serves MCP on stdin/stdout until the client closes stdin.
+    pub async fn serve_stdio(self) -> Result<(), StartError> {
+        let running = self
+            .server
+            .serve(rmcp::transport::io::stdio_pipes())
+            .await
+            .map_err(|e| StartError::Session(e.to_string()))?;
+        let reason = running.waiting().await;
+        tracing::info!(?reason, "MCP session ended");
+        Ok(())
+    }
+}

@@ -1,0 +1,16 @@
+//! `virtualsms-mcp`: an MCP stdio server that lets AI agents rent real-SIM phone numbers and
+//! receive SMS verification codes through the VirtualSMS REST API v2.
+//!
+//! Data flows one way: MCP request → [`tools`] → [`api`] → HTTP, and back.
+//! - [`config`]: everything read from the environment, validated once; secrets wrapped.
+//! - [`api`]: the REST v2 client — the only code that knows URLs, headers and status codes.
+//! - [`tools`]: the MCP surface — the only code that knows rmcp.
+//! - [`app`]: wiring shared by the binary and the tests.
+//! - [`sandbox`]: a stateful fake of the VirtualSMS API, used by tests, `--sandbox` and
+//!   `sandbox-api`.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod sandbox;
+pub mod tools;

@@ -1,0 +1,300 @@
+//! The middleware every request passes. For `/api/v2` requests, in this order:
+//! 1. buffer the body and append the request to the log (before anything can go wrong);
+//! 2. apply the next injected [`Fault`], if any (consumed even when it only delays);
+//! 3. rate limit per API key (requests without a valid key share one bucket);
+//! 4. resolve the caller: a valid bearer key becomes [`Caller`] and gets an account;
+//! 5. for a POST with `Idempotency-Key`, replay a stored answer or process under the key's lock;
+//! 6. render problems as problem+json (see [`super::problem`]).
+//!
+//! `/admin` requests only get step 6.
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::problem::{finalize, Problem};
+use super::state::{Shared, StoredResponse};
+use super::{ConnKill, Fault, RecordedRequest};
+
+/// Larger request bodies are refused with 413 (the real API takes tiny JSON bodies).
+const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
+/// Header set on a replayed idempotent answer (informational; clients need not read it).
+const REPLAYED: &str = "idempotent-replayed";
+
+/// The authenticated API key of the request, if any (set by the pipeline).
+#[derive(Clone, Debug)]
+pub(crate) struct Caller(pub Option<String>);
+
+/// Extractor for endpoints that need a key: rejects with 401 `unauthorized`.
+pub(crate) struct Authed(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authed {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .and_then(|c| c.0.clone())
+            .map(Authed)
+            .ok_or_else(Problem::unauthorized)
+    }
+}
+
+pub(crate) async fn pipeline(
+    State(shared): State<Arc<Shared>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    if !(path == "/api/v2" || path.starts_with("/api/v2/")) {
+        return finalize(next.run(req).await, &path).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let body = match to_bytes(body, MAX_REQUEST_BODY).await {
+        Ok(bytes) => Ok(bytes),
+        Err(_) => Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!("Request body over {MAX_REQUEST_BODY} bytes (or unreadable)"),
+        )),
+    };
+    shared.record(RecordedRequest {
+        method: parts.method.to_string(),
+        path: path.clone(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default(),
+    });
+    let kill = parts.extensions.get::<ConnKill>().cloned();
+
+    let mut drop_after = false;
+    if let Some(fault) = shared.next_fault() {
+        match fault {
+            Fault::Delay(d) => tokio::time::sleep(d).await,
+            Fault::DropBeforeProcessing => return hang_up(kill).await,
+            Fault::DropAfterProcessing => drop_after = true,
+            other => return fault_response(&other, &path),
+        }
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(problem) => return problem.render(&path),
+    };
+
+    let caller = bearer(&parts.headers).filter(|k| shared.key_valid(k));
+    if let Err(secs) = shared.rate_check(caller.as_deref().unwrap_or("")) {
+        let problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            format!(
+                "Over {} requests per minute for this API key; retry in {secs} s",
+                shared.rate_limit()
+            ),
+        )
+        .with_retry_after(secs.to_string());
+        return problem.render(&path);
+    }
+    if let Some(key) = &caller {
+        shared.ensure_account(key);
+    }
+    parts.extensions.insert(Caller(caller.clone()));
+
+    let idem_key = parts
+        .headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
+    let is_post = parts.method == Method::POST;
+    let req = Request::from_parts(parts, Body::from(body));
+    let resp = match (caller, idem_key) {
+        (Some(key), Some(idem)) if is_post => {
+            idempotent(&shared, &key, &idem, req, next, &path).await
+        }
+        _ => finalize(next.run(req).await, &path).await,
+    };
+    if drop_after {
+        return hang_up(kill).await;
+    }
+    resp
+}
+
+/// Process once per (key, Idempotency-Key); later and concurrent duplicates get the stored answer.
+/// Answers that did not reach the business logic (401/429) or failed on our side (5xx) are not
+/// stored, so a retry is processed afresh.
+async fn idempotent(
+    shared: &Shared,
+    key: &str,
+    idem: &str,
+    req: Request,
+    next: Next,
+    path: &str,
+) -> Response {
+    let slot = shared.idem_slot(key, idem);
+    let mut stored = slot.lock().await;
+    if let Some(previous) = stored.as_ref() {
+        let mut resp = previous.to_response();
+        resp.headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
+        return resp;
+    }
+    let resp = finalize(next.run(req).await, path).await;
+    let (parts, body) = resp.into_parts();
+    let bytes = to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_else(|_| Bytes::new());
+    let status = parts.status;
+    if !(status.is_server_error()
+        || status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::TOO_MANY_REQUESTS)
+    {
+        *stored = Some(StoredResponse {
+            status,
+            headers: parts
+                .headers
+                .iter()
+                .filter(|(n, _)| *n != header::CONTENT_LENGTH)
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect(),
+            body: bytes.clone(),
+        });
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// `Authorization: Bearer <key>` → key (scheme case-insensitive; an empty key is no key).
+fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, key) = value.split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then(|| key.to_string())
+}
+
+/// Pull the connection's kill switch and never answer. Without one (router served by something
+/// other than our accept loop) the best imitation is an empty 502.
+async fn hang_up(kill: Option<ConnKill>) -> Response {
+    match kill {
+        Some(ConnKill(notify)) => {
+            notify.notify_one();
+            std::future::pending::<Response>().await
+        }
+        None => {
+            tracing::warn!(
+                "sandbox: cannot drop a connection outside FakeApi::spawn/serve; answering 502"
+            );
+            StatusCode::BAD_GATEWAY.into_response()
+        }
+    }
+}
+
+/// The answer for a fault that replaces the response.
+fn fault_response(fault: &Fault, path: &str) -> Response {
+    let status_of = |s: u16| StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let with = |status: StatusCode, content_type: Option<&'static str>, body: Body| {
+        let mut resp = Response::new(body);
+        *resp.status_mut() = status;
+        if let Some(ct) = content_type {
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        }
+        resp
+    };
+    match fault {
+        Fault::Problem {
+            status,
+            slug,
+            retry_after,
+        } => {
+            let mut problem = Problem::new(status_of(*status), slug, "Injected fault (sandbox)");
+            problem.retry_after = retry_after.clone();
+            problem.render(path)
+        }
+        Fault::Html { status } => {
+            let status = status_of(*status);
+            let line = format!(
+                "{} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("Error")
+            );
+            let page = format!(
+                "<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n<center><h1>{line}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+            );
+            with(status, Some("text/html"), Body::from(page))
+        }
+        Fault::Empty { status } => with(status_of(*status), None, Body::empty()),
+        Fault::MalformedJson => with(
+            StatusCode::OK,
+            Some("application/json"),
+            Body::from(r#"{"order_id": "ord_1a2b3c4d", "status": "wait"#),
+        ),
+        Fault::WrongContentType => with(
+            StatusCode::OK,
+            Some("text/plain"),
+            Body::from(r#"{"balance": 10.0, "currency": "USD"}"#),
+        ),
+        Fault::Huge { bytes } => with(
+            StatusCode::OK,
+            Some("application/json"),
+            Body::from(huge_json(*bytes)),
+        ),
+        // Handled by the caller; kept total so a new variant cannot panic.
+        Fault::Delay(_) | Fault::DropBeforeProcessing | Fault::DropAfterProcessing => {
+            with(StatusCode::INTERNAL_SERVER_ERROR, None, Body::empty())
+        }
+    }
+}
+
+/// A valid JSON array of exactly `bytes` bytes (`[]` at minimum): `[0,0,...,0   ]`.
+fn huge_json(bytes: usize) -> Vec<u8> {
+    let bytes = bytes.max(2);
+    let mut out = Vec::with_capacity(bytes);
+    out.push(b'[');
+    // Each element after the first costs two bytes ("0,"); pad the odd remainder with a space.
+    let room = bytes - 2;
+    if room > 0 {
+        out.push(b'0');
+        let pairs = (room - 1) / 2;
+        for _ in 0..pairs {
+            out.extend_from_slice(b",0");
+        }
+    }
+    while out.len() < bytes - 1 {
+        out.push(b' ');
+    }
+    out.push(b']');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::huge_json;
+
+    #[test]
+    fn huge_json_is_exact_and_valid() {
+        for n in [0, 1, 2, 3, 4, 5, 10, 11, 1000, 1001] {
+            let body = huge_json(n);
+            assert_eq!(body.len(), n.max(2));
+            assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v.is_array()));
+        }
+    }
+}

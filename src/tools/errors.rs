@@ -1,0 +1,210 @@
+//! The one way a failure becomes something a model can act on: a text-only tool result with
+//! `isError: true` that says what happened (HTTP status, problem type, detail) and what to do
+//! next. Every tool returns `Result<_, ToolError>`, so every failure goes through here.
+
+use rmcp::handler::server::tool::IntoCallToolResult;
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+
+use crate::api::{ApiError, TransportFailure};
+use crate::config::env;
+
+/// Why a tool call did not produce its normal result.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// An argument is unusable; `field` names it.
+    #[error("invalid argument `{field}`: {message}")]
+    InvalidInput { field: &'static str, message: String },
+    /// A spending rule refused the call before any money moved.
+    #[error("{0}")]
+    Refused(String),
+    /// The client cancelled the call (it will not see this result).
+    #[error("cancelled by the client")]
+    Cancelled,
+}
+
+impl ToolError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidInput { field, message: message.into() }
+    }
+
+    /// The full text a model sees.
+    pub fn for_model(&self) -> String {
+        match self {
+            Self::Api(e) => api_error_text(e),
+            Self::InvalidInput { .. } => format!("{self}. Fix that argument and call again."),
+            Self::Refused(reason) => format!("Refused, nothing was charged: {reason}"),
+            Self::Cancelled => "Cancelled by the client.".to_owned(),
+        }
+    }
+}
+
+impl IntoCallToolResult for ToolError {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
+        tracing::info!(error = %self, "tool call failed");
+        Ok(CallToolResult::error(vec![ContentBlock::text(self.for_model())]).into())
+    }
+}
+
+const DISCOVERY_TOOLS: &str =
+    "list_services, list_countries, find_cheapest, country_pricing and service_availability";
+
+fn api_error_text(e: &ApiError) -> String {
+    match e {
+        ApiError::MissingApiKey => format!(
+            "No VirtualSMS API key is configured, so this tool cannot reach your account. \
+             Next step: create a key at https://virtualsms.io/dashboard (Developer → API keys), \
+             set it as {key} in this MCP server's environment (for Claude Code: \
+             `claude mcp add virtualsms -e {key}=<your key> -- npx -y virtualsms-mcp`) and \
+             restart the server. {DISCOVERY_TOOLS} work without a key; `virtualsms-mcp \
+             --sandbox` simulates every tool without a key or money.",
+            key = env::API_KEY
+        ),
+        ApiError::Status { status, problem, retry_after, attempts, .. } => {
+            let mut text = format!("VirtualSMS API error: {e}");
+            if let Some(instance) = problem.as_ref().and_then(|p| p.instance.as_deref()) {
+                text.push_str(&format!(" (at {instance})"));
+            }
+            if *attempts > 1 {
+                text.push_str(&format!(" — after {attempts} attempts"));
+            }
+            text.push_str(".\nNext step: ");
+            text.push_str(&next_step(*status, e.slug(), *retry_after));
+            text
+        }
+        ApiError::Transport { failure, outcome_unknown, .. } => {
+            let mut text = format!("{e}.\n");
+            if *outcome_unknown {
+                text.push_str(
+                    "The outcome is UNKNOWN: the request may have been processed (and charged). \
+                     Every attempt carried the same idempotency key, so it took effect at most \
+                     once. Next step: call list_orders (or get_order) to see whether it took \
+                     effect before trying again — do not blindly repeat it.",
+                );
+            } else if *failure == TransportFailure::Connect {
+                text.push_str(&format!(
+                    "Nothing was sent, so nothing changed. Next step: check the network and \
+                     {} (now pointing at the VirtualSMS API), then try again.",
+                    env::BASE_URL
+                ));
+            } else {
+                text.push_str("Next step: try again in a moment; reads are safe to repeat.");
+            }
+            text
+        }
+        ApiError::Decode { .. } => format!(
+            "VirtualSMS answered, but not with the JSON this tool expects: {e}. This is \
+             usually a proxy error page or an API change. Next step: try again in a minute; if \
+             it persists, check {} and https://status.virtualsms.io.",
+            env::BASE_URL
+        ),
+        ApiError::BodyTooLarge { .. } => format!(
+            "VirtualSMS sent an answer too large to read: {e}. Next step: ask for less (a \
+             smaller `limit`, or a filter) and try again."
+        ),
+        ApiError::Setup(_) => format!("This server is misconfigured: {e}. Next step: fix the setting and restart the server."),
+    }
+}
+
+/// The contract's error table, turned into advice.
+fn next_step(status: u16, slug: Option<&str>, retry_after: Option<std::time::Duration>) -> String {
+    let s = match (status, slug) {
+        (_, Some("validation")) | (400, None) => "fix the arguments the detail names and call again.",
+        (_, Some("unauthorized")) | (401, _) | (403, _) => {
+            return format!(
+                "the API key was rejected. Check {} (create a fresh key at \
+                 https://virtualsms.io/dashboard) and restart the server.",
+                env::API_KEY
+            )
+        }
+        (_, Some("insufficient-balance")) | (402, _) => {
+            "top up at https://virtualsms.io/dashboard, or pick a cheaper country \
+             (find_cheapest or service_availability list prices)."
+        }
+        (_, Some("service-not-found")) => "call list_services with a `query` to find the service id.",
+        (_, Some("country-not-found")) => "call list_countries to find the ISO code (e.g. `us`, `gb`).",
+        (_, Some("order-not-found")) | (404, _) => "call list_orders to see your orders and their ids.",
+        (_, Some("order-already-confirmed")) => {
+            "the order is already confirmed and paid; there is nothing to swap or cancel."
+        }
+        (_, Some("order-already-received")) => {
+            "an SMS already arrived for this order: read it with get_order or wait_for_sms, then \
+             confirm_order."
+        }
+        (_, Some("no-sms-yet")) => "no SMS has arrived yet: call wait_for_sms first.",
+        (409, _) => "check the order's current status with get_order.",
+        (_, Some("order-expired")) | (410, _) => {
+            "this order's window has passed; create a new one with create_order."
+        }
+        (_, Some("rate-limited")) | (429, _) => {
+            let wait = retry_after.map_or("a minute".to_owned(), |d| format!("{} s", d.as_secs().max(1)));
+            return format!(
+                "VirtualSMS allows 60 requests per minute; wait {wait} before calling again."
+            );
+        }
+        (_, Some("no-stock")) => {
+            "no number is in stock there. Call service_availability for this service to find \
+             a country with stock, or try again later."
+        }
+        (500..=599, _) => "VirtualSMS had a server-side problem. Try again in a minute.",
+        _ => "check the arguments; if they are right, try again later.",
+    };
+    s.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Problem;
+    use std::time::Duration;
+
+    fn status(code: u16, slug: &str) -> ApiError {
+        ApiError::Status {
+            status: code,
+            problem: Some(Problem {
+                type_uri: Some(format!("https://virtualsms.io/errors/{slug}")),
+                title: Some("Title".into()),
+                detail: Some("Detail".into()),
+                instance: None,
+            }),
+            excerpt: None,
+            retry_after: Some(Duration::from_secs(7)),
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn every_contract_row_gets_status_slug_and_a_next_step() {
+        let rows = [
+            (400, "validation", "fix the arguments"),
+            (401, "unauthorized", "VIRTUALSMS_API_KEY"),
+            (402, "insufficient-balance", "top up"),
+            (404, "service-not-found", "list_services"),
+            (404, "country-not-found", "list_countries"),
+            (404, "order-not-found", "list_orders"),
+            (409, "order-already-confirmed", "nothing to swap or cancel"),
+            (410, "order-expired", "create_order"),
+            (429, "rate-limited", "wait 7 s"),
+            (503, "no-stock", "service_availability"),
+        ];
+        for (code, slug, advice) in rows {
+            let text = ToolError::Api(status(code, slug)).for_model();
+            assert!(text.contains(&format!("HTTP {code} {slug}")), "{text}");
+            assert!(text.contains("Detail"), "{text}");
+            assert!(text.contains(advice), "{slug}: {text}");
+        }
+    }
+
+    #[test]
+    fn unknown_outcome_tells_the_model_to_check_before_repeating() {
+        let e = ApiError::Transport {
+            failure: TransportFailure::Interrupted,
+            detail: "connection closed".into(),
+            attempts: 4,
+            outcome_unknown: true,
+        };
+        let text = ToolError::Api(e).for_model();
+        assert!(text.contains("UNKNOWN") && text.contains("list_orders"), "{text}");
+    }
+}

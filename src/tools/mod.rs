@@ -1,0 +1,187 @@
+//! The MCP surface: the 18 VirtualSMS tools, the only code that knows rmcp.
+//!
+//! One file per tool group, each with its own `#[tool_router]`:
+//! [`catalog`] (5 discovery tools), [`account`] (4), [`orders`] (8), [`wait`] (wait_for_sms).
+//! Each tool validates its input, makes one REST call through [`crate::api::Client`], and
+//! returns structured output, or a [`ToolError`] that [`errors`] turns into model-facing text.
+
+pub mod account;
+pub mod catalog;
+pub mod errors;
+pub mod guard;
+pub mod orders;
+pub mod wait;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, ContentBlock, Implementation, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{tool_handler, RoleServer, ServerHandler};
+
+use crate::api::catalog::TtlCache;
+use crate::api::model::{Country, Service};
+use crate::api::Client;
+use crate::config::Config;
+
+pub use errors::ToolError;
+
+/// Shown to the model at `initialize`: the recommended flow in a few lines.
+const INSTRUCTIONS: &str = "\
+VirtualSMS rents real-SIM phone numbers and receives SMS verification codes.
+Recommended flow: find_cheapest(service, country?) → create_order(service, country, max_price?) → \
+enter the returned phone_number on the target site → wait_for_sms(order_id) → confirm_order(order_id).
+- No SMS in time? swap_order gives a new number for free; cancel_order refunds in full before an SMS arrives.
+- Services and countries are slugs (`telegram`, `us`); list_services(query) and list_countries find them.
+- Rentals: create_order with rental_hours, then extend_rental / release_rental.
+- Errors are tool results that say what happened and the next step; read them.";
+
+const SANDBOX_INSTRUCTIONS: &str = "\n\nSANDBOX MODE: everything is simulated. Numbers cannot \
+receive real SMS, no money moves, and codes are made up.";
+
+/// Appended to every tool result in sandbox mode, so nobody mistakes a simulated number for a
+/// real one.
+pub const SANDBOX_NOTICE: &str =
+    "[sandbox] Simulated result: not a real phone number, no real SMS, no money spent.";
+
+/// State shared by all tool calls of one server.
+pub struct ServerState {
+    pub client: Client,
+    pub config: Config,
+    pub services: TtlCache<Vec<Service>>,
+    pub countries: TtlCache<Vec<Country>>,
+    pub budget: guard::Budget,
+    /// The last SMS id wait_for_sms returned per order, so the next wait returns only newer ones.
+    pub last_sms: Mutex<HashMap<String, String>>,
+}
+
+#[derive(Clone)]
+pub struct VirtualSmsServer {
+    tool_router: ToolRouter<Self>,
+    state: Arc<ServerState>,
+}
+
+impl VirtualSmsServer {
+    pub fn new(client: Client, config: Config) -> Self {
+        let mut tool_router = Self::catalog_router()
+            + Self::account_router()
+            + Self::orders_router()
+            + Self::wait_router();
+        if config.guard.read_only {
+            // Read-only means every tool that is not annotated read-only is gone: not listed,
+            // and an unknown tool if called anyway.
+            let writers: Vec<String> = tool_router
+                .list_all()
+                .into_iter()
+                .filter(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) != Some(true))
+                .map(|t| t.name.into_owned())
+                .collect();
+            for name in writers {
+                tool_router.remove_route(&name);
+            }
+        }
+        let state = ServerState {
+            services: TtlCache::new(config.catalog_ttl),
+            countries: TtlCache::new(config.catalog_ttl),
+            budget: guard::Budget::new(&config.guard),
+            last_sms: Mutex::default(),
+            client,
+            config,
+        };
+        Self { tool_router, state: Arc::new(state) }
+    }
+
+    /// Every tool this server offers, as `tools/list` shows them.
+    pub fn tools(&self) -> Vec<rmcp::model::Tool> {
+        self.tool_router.list_all()
+    }
+
+    pub fn state(&self) -> &ServerState {
+        &self.state
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for VirtualSmsServer {
+    fn get_info(&self) -> ServerConfig {
+        let mut instructions = INSTRUCTIONS.to_owned();
+        if self.state.config.sandbox {
+            instructions.push_str(SANDBOX_INSTRUCTIONS);
+        }
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+                    .with_title("VirtualSMS"),
+            )
+            .with_instructions(instructions)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        let name = request.name.clone();
+        let started = std::time::Instant::now();
+        let context = ToolCallContext::new(self, request, context);
+        let mut response = self.tool_router.call(context).await;
+        tracing::info!(tool = %name, ms = started.elapsed().as_millis() as u64, "tool call done");
+        if self.state.config.sandbox {
+            if let Ok(CallToolResponse::Complete(result)) = &mut response {
+                result.content.push(ContentBlock::text(SANDBOX_NOTICE));
+            }
+        }
+        response
+    }
+
+    /// Logging notifications are deprecated in MCP; accept `logging/setLevel` as a no-op so
+    /// clients that still send it get no error.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        Ok(())
+    }
+}
+
+/// Slugs (`service`, `country`) are trimmed and lower-cased; empty is refused by name.
+pub(crate) fn slug(field: &'static str, value: &str) -> Result<String, ToolError> {
+    let v = value.trim().to_ascii_lowercase();
+    if v.is_empty() {
+        return Err(ToolError::invalid(field, "must not be empty"));
+    }
+    Ok(v)
+}
+
+/// An optional slug: blank counts as absent.
+pub(crate) fn opt_slug(field: &'static str, value: Option<&str>) -> Result<Option<String>, ToolError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => slug(field, v).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Order ids are trimmed, never re-cased.
+pub(crate) fn order_id(value: &str) -> Result<String, ToolError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(ToolError::invalid("order_id", "must not be empty (create_order or list_orders give ids)"));
+    }
+    Ok(v.to_owned())
+}
+
+/// Checks an integer argument against its documented range, naming the field.
+pub(crate) fn in_range(field: &'static str, value: u32, min: u32, max: u32) -> Result<u32, ToolError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ToolError::invalid(field, format!("must be between {min} and {max} (got {value})")))
+    }
+}

@@ -1,0 +1,177 @@
+//! Shared setup for the integration tests: the fake VirtualSMS API on 127.0.0.1:0, the server
+//! wired to it, and a real rmcp MCP client talking to the server over an in-memory pipe.
+//! Every successful structured result is validated against the tool's `outputSchema`.
+
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressNotificationParam, Tool};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::Value;
+use virtualsms_mcp::api::Client;
+use virtualsms_mcp::config::{ApiKey, Config};
+use virtualsms_mcp::sandbox::{FakeApi, FakeHandle, FakeOptions, RecordedRequest};
+use virtualsms_mcp::tools::VirtualSmsServer;
+
+/// The API key the tests configure; it must never appear in anything the server says.
+pub const KEY: &str = "sk_live_TESTKEY_9f8e7d6c5b4a";
+
+/// A client handler that records progress notifications.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(&self, params: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+        self.progress.lock().unwrap().push(params);
+    }
+}
+
+pub struct Harness {
+    pub fake: FakeApi,
+    pub fake_handle: FakeHandle,
+    pub client: RunningService<RoleClient, Recorder>,
+    pub recorder: Recorder,
+    tools: Vec<Tool>,
+}
+
+/// Fake options for tests: no SMS unless a test delivers one, no rate limit unless asked.
+pub fn fake_options() -> FakeOptions {
+    FakeOptions { sms_delay: None, rate_limit_per_minute: 0, ..FakeOptions::default() }
+}
+
+/// Server config for tests: fast retries, the test key, the given base URL.
+pub fn test_config(base_url: &str) -> Config {
+    let mut config = Config::from_lookup(|_| None).expect("empty environment is valid");
+    config.base_url = base_url.to_owned();
+    config.api_key = Some(ApiKey::new(KEY));
+    config.http.backoff_base = Duration::from_millis(5);
+    config.http.max_retry_wait = Duration::from_secs(5);
+    config.http.rate_limit_per_minute = 0;
+    config.http.request_timeout = Duration::from_secs(5);
+    config
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::with(fake_options(), |_| {}).await
+    }
+
+    pub async fn with(fake: FakeOptions, edit: impl FnOnce(&mut Config)) -> Self {
+        let fake = FakeApi::new(fake);
+        let fake_handle = fake
+            .spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .expect("fake API starts");
+        let mut config = test_config(&fake_handle.base_url());
+        edit(&mut config);
+        let api = Client::new(&config.base_url, config.api_key.clone(), config.http.clone())
+            .expect("client builds");
+        let server = VirtualSmsServer::new(api, config);
+        let (server_io, client_io) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            if let Ok(running) = server.serve(server_io).await {
+                let _ = running.waiting().await;
+            }
+        });
+        let recorder = Recorder::default();
+        let client = recorder.clone().serve(client_io).await.expect("MCP handshake");
+        let tools = client.list_all_tools().await.expect("tools/list");
+        Self { fake, fake_handle, client, recorder, tools }
+    }
+
+    pub fn tools(&self) -> &[Tool] {
+        &self.tools
+    }
+
+    pub fn tool(&self, name: &str) -> &Tool {
+        self.tools.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no tool {name}"))
+    }
+
+    /// Calls a tool and returns the raw result (protocol errors panic).
+    pub async fn call(&self, name: &str, args: Value) -> CallToolResult {
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        if let Value::Object(map) = args {
+            params = params.with_arguments(map);
+        }
+        self.client
+            .call_tool(params)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: protocol error {e:?}"))
+    }
+
+    /// Calls a tool that must succeed; returns its structured content, checked against the
+    /// tool's `outputSchema`.
+    pub async fn ok(&self, name: &str, args: Value) -> Value {
+        let result = self.call(name, args).await;
+        assert_ne!(result.is_error, Some(true), "{name} failed: {}", text_of(&result));
+        let structured = result.structured_content.clone().unwrap_or_else(|| panic!("{name}: no structured content"));
+        assert_valid(self.tool(name), &structured);
+        structured
+    }
+
+    /// Calls a tool that must fail with an `isError` result; returns its text.
+    pub async fn err(&self, name: &str, args: Value) -> String {
+        let result = self.call(name, args).await;
+        assert_eq!(result.is_error, Some(true), "{name} should fail: {result:?}");
+        assert!(result.structured_content.is_none(), "error results are text-only");
+        let text = text_of(&result);
+        assert!(!text.contains(KEY), "API key leaked in error: {text}");
+        text
+    }
+
+    /// The requests the fake saw, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.fake.requests()
+    }
+
+    pub fn last_request(&self) -> RecordedRequest {
+        self.fake.requests().pop().expect("the fake saw a request")
+    }
+
+    /// Buys a telegram number in the US and returns its order id.
+    pub async fn order(&self) -> String {
+        let order = self.ok("create_order", serde_json::json!({"service": "telegram", "country": "us"})).await;
+        order["order_id"].as_str().expect("order_id").to_owned()
+    }
+}
+
+pub fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Fails the test when `value` does not validate against `tool`'s output schema.
+pub fn assert_valid(tool: &Tool, value: &Value) {
+    let schema = Value::Object(
+        tool.output_schema.as_ref().unwrap_or_else(|| panic!("{} has no outputSchema", tool.name)).as_ref().clone(),
+    );
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{}: bad schema: {e}", tool.name));
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "{} output does not match its outputSchema: {errors:?}\n{value:#}", tool.name);
+}
+
+/// Assertion on a recorded request's method, path and bearer header.
+pub fn assert_call(req: &RecordedRequest, method: &str, path: &str) {
+    assert_eq!(req.method, method, "{req:?}");
+    assert_eq!(req.path, format!("/api/v2{path}"), "{req:?}");
+    assert_eq!(req.header("authorization"), Some(format!("Bearer {KEY}").as_str()), "bearer header on {path}");
+    let ua = req.header("user-agent").unwrap_or_default();
+    assert!(ua.starts_with("virtualsms-mcp/"), "user-agent {ua:?}");
+}
+
+/// Query string as sorted `k=v` pairs, for order-independent comparison.
+pub fn query_pairs(req: &RecordedRequest) -> Vec<String> {
+    let mut pairs: Vec<String> = req.query.as_deref().unwrap_or("").split('&').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    pairs.sort();
+    pairs
+}
