@@ -38,7 +38,9 @@ impl App {
                 api_keys: vec![SANDBOX_API_KEY.to_owned()],
                 ..FakeOptions::default()
             });
-            let handle = fake.spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+            let handle = fake
+                .spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                .await?;
             config.base_url = handle.base_url();
             config.api_key = Some(ApiKey::new(SANDBOX_API_KEY));
             tracing::info!(base_url = %config.base_url, "sandbox mode: simulated VirtualSMS, no real numbers or money");
@@ -46,14 +48,21 @@ impl App {
         } else {
             None
         };
-        let client = Client::new(&config.base_url, config.api_key.clone(), config.http.clone())?;
+        let client = Client::new(
+            &config.base_url,
+            config.api_key.clone(),
+            config.http.clone(),
+        )?;
         tracing::info!(
             base_url = %config.base_url,
             api_key = if config.api_key.is_some() { "set" } else { "not set" },
             read_only = config.guard.read_only,
             "virtualsms-mcp ready"
         );
-        Ok(Self { server: VirtualSmsServer::new(client, config), sandbox })
+        Ok(Self {
+            server: VirtualSmsServer::new(client, config),
+            sandbox,
+        })
     }
 
     /// Serves MCP on stdin/stdout until the client closes stdin.

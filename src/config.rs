@@ -105,6 +105,8 @@ pub struct Config {
     pub sandbox: bool,
     /// Seconds before a simulated SMS arrives in `--sandbox` mode.
     pub sandbox_sms_delay: Duration,
+    /// How often wait_for_sms reports progress (clients reset their tool timeout on each).
+    pub progress_interval: Duration,
 }
 
 /// A variable that is set but cannot be used; the message names it.
@@ -123,7 +125,11 @@ impl Config {
 
     /// Reads variables through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let base_url = get(env::BASE_URL).unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
@@ -162,6 +168,7 @@ impl Config {
                     .unwrap_or(5.0)
                     .clamp(0.0, 3600.0),
             ),
+            progress_interval: Duration::from_secs(5),
         })
     }
 }
@@ -212,8 +219,10 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: Vec<(String, String)> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(move |name| {
             vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
@@ -231,8 +240,11 @@ mod tests {
 
     #[test]
     fn blank_key_counts_as_unset_and_base_url_loses_trailing_slash() {
-        let c = config(&[(env::API_KEY, "  "), (env::BASE_URL, "http://127.0.0.1:9/api/v2/")])
-            .unwrap();
+        let c = config(&[
+            (env::API_KEY, "  "),
+            (env::BASE_URL, "http://127.0.0.1:9/api/v2/"),
+        ])
+        .unwrap();
         assert!(c.api_key.is_none());
         assert_eq!(c.base_url, "http://127.0.0.1:9/api/v2");
     }

@@ -56,7 +56,10 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&config.log_filter);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("virtualsms-mcp: cannot start the async runtime: {e}");
@@ -100,8 +103,9 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
 }
 
 fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(virtualsms_mcp::config::DEFAULT_LOG_FILTER));
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(virtualsms_mcp::config::DEFAULT_LOG_FILTER)
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

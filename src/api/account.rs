@@ -25,7 +25,11 @@ impl Client {
         limit: Option<u32>,
         offset: Option<u32>,
     ) -> Result<Page<Transaction>, ApiError> {
-        self.send(Call::get(&["me", "transactions"]).query("limit", limit).query("offset", offset))
-            .await
+        self.send(
+            Call::get(&["me", "transactions"])
+                .query("limit", limit)
+                .query("offset", offset),
+        )
+        .await
     }
 }

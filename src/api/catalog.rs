@@ -18,7 +18,10 @@ pub struct TtlCache<T> {
 
 impl<T> TtlCache<T> {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, slot: Mutex::new(None) }
+        Self {
+            ttl,
+            slot: Mutex::new(None),
+        }
     }
 
     /// The cached value, or the result of `fetch` (cached only on success).
@@ -52,22 +55,37 @@ impl Client {
     }
 
     /// `GET /services/{service}/cheapest[?country=]` — `country` as a query is **(assumed)**.
-    pub async fn find_cheapest(&self, service: &str, country: Option<&str>) -> Result<Offer, ApiError> {
-        self.send(Call::get(&["services", service, "cheapest"]).public().query("country", country))
-            .await
+    pub async fn find_cheapest(
+        &self,
+        service: &str,
+        country: Option<&str>,
+    ) -> Result<Offer, ApiError> {
+        self.send(
+            Call::get(&["services", service, "cheapest"])
+                .public()
+                .query("country", country),
+        )
+        .await
     }
 
     /// `GET /countries/{iso2}/pricing[?rental=true]`.
-    pub async fn country_pricing(&self, country: &str, rental: bool) -> Result<Vec<ServicePrice>, ApiError> {
+    pub async fn country_pricing(
+        &self,
+        country: &str,
+        rental: bool,
+    ) -> Result<Vec<ServicePrice>, ApiError> {
         self.send(
-            Call::get(&["countries", country, "pricing"]).public().query("rental", rental.then_some(true)),
+            Call::get(&["countries", country, "pricing"])
+                .public()
+                .query("rental", rental.then_some(true)),
         )
         .await
     }
 
     /// `GET /services/{service}/availability`.
     pub async fn service_availability(&self, service: &str) -> Result<Vec<CountryPrice>, ApiError> {
-        self.send(Call::get(&["services", service, "availability"]).public()).await
+        self.send(Call::get(&["services", service, "availability"]).public())
+            .await
     }
 }
 
@@ -92,7 +110,10 @@ mod tests {
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
 
         let empty: TtlCache<u8> = TtlCache::new(Duration::from_secs(300));
-        assert!(empty.get_or_fetch(|| async { Err(ApiError::MissingApiKey) }).await.is_err());
+        assert!(empty
+            .get_or_fetch(|| async { Err(ApiError::MissingApiKey) })
+            .await
+            .is_err());
         assert_eq!(*empty.get_or_fetch(|| async { Ok(7) }).await.unwrap(), 7);
     }
 }

@@ -49,11 +49,11 @@ pub enum ApiError {
     MissingApiKey,
 
     /// The server answered with an error status.
-    #[error("HTTP {status}{}", problem_suffix(.problem.as_ref(), .excerpt.as_deref()))]
+    #[error("HTTP {status}{}", problem_suffix(.problem.as_deref(), .excerpt.as_deref()))]
     Status {
         status: u16,
-        /// Parsed when the body was problem JSON.
-        problem: Option<Problem>,
+        /// Parsed when the body was problem JSON (boxed: keeps `Result<_, ApiError>` small).
+        problem: Option<Box<Problem>>,
         /// A short, single-line excerpt of a body that was not problem JSON (HTML, text, empty).
         excerpt: Option<String>,
         /// From `Retry-After` (429/503), already capped at zero from below.
@@ -101,14 +101,16 @@ impl ApiError {
     /// The problem type slug, when the server sent one.
     pub fn slug(&self) -> Option<&str> {
         match self {
-            Self::Status { problem: Some(p), .. } => p.slug(),
+            Self::Status {
+                problem: Some(p), ..
+            } => p.slug(),
             _ => None,
         }
     }
 
     pub fn problem(&self) -> Option<&Problem> {
         match self {
-            Self::Status { problem, .. } => problem.as_ref(),
+            Self::Status { problem, .. } => problem.as_deref(),
             _ => None,
         }
     }
@@ -156,7 +158,10 @@ mod tests {
         };
         assert_eq!(p.slug(), Some("no-stock"));
         assert_eq!(Problem::default().slug(), None);
-        let bare = Problem { type_uri: Some("validation".into()), ..Default::default() };
+        let bare = Problem {
+            type_uri: Some("validation".into()),
+            ..Default::default()
+        };
         assert_eq!(bare.slug(), Some("validation"));
     }
 
@@ -164,12 +169,12 @@ mod tests {
     fn status_error_reads_well() {
         let e = ApiError::Status {
             status: 402,
-            problem: Some(Problem {
+            problem: Some(Box::new(Problem {
                 type_uri: Some("https://virtualsms.io/errors/insufficient-balance".into()),
                 title: Some("Insufficient balance".into()),
                 detail: Some("Balance $0.05 < required $0.18".into()),
                 instance: None,
-            }),
+            })),
             excerpt: None,
             retry_after: None,
             attempts: 1,

@@ -66,7 +66,10 @@ impl<'a> Call<'a> {
         }
     }
     pub(crate) fn post(segments: &'a [&'a str]) -> Self {
-        Self { method: Method::POST, ..Self::get(segments) }
+        Self {
+            method: Method::POST,
+            ..Self::get(segments)
+        }
     }
     pub(crate) fn public(mut self) -> Self {
         self.auth = Auth::Optional;
@@ -106,8 +109,15 @@ struct Inner {
 
 /// What one attempt produced, before deciding whether to retry.
 enum Attempt {
-    Answer { status: StatusCode, headers: HeaderMap, body: Vec<u8> },
-    Failed { failure: TransportFailure, detail: String },
+    Answer {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    },
+    Failed {
+        failure: TransportFailure,
+        detail: String,
+    },
     /// The body exceeded `max_body_bytes`; it was not read to the end.
     TooLarge,
 }
@@ -123,7 +133,9 @@ impl Client {
         let mut base = Url::parse(base_url)
             .map_err(|e| ApiError::Setup(format!("base URL {base_url:?}: {e}")))?;
         if base.cannot_be_a_base() {
-            return Err(ApiError::Setup(format!("base URL {base_url:?} cannot take a path")));
+            return Err(ApiError::Setup(format!(
+                "base URL {base_url:?} cannot take a path"
+            )));
         }
         // So that joining segments appends to `/api/v2` instead of replacing `v2`.
         if let Ok(mut segments) = base.path_segments_mut() {
@@ -155,7 +167,11 @@ impl Client {
     }
 
     fn key(&self) -> Option<ApiKey> {
-        self.inner.key.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .key
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn settings(&self) -> &HttpSettings {
@@ -169,7 +185,8 @@ impl Client {
             path.extend(call.segments);
         }
         if !call.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(call.query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(call.query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         url
     }
@@ -190,11 +207,19 @@ impl Client {
             attempts += 1;
             let retries_left = attempts <= settings.max_retries;
             self.inner.pacer.acquire().await;
-            let attempt = self.attempt(&call, &url, key.as_ref(), idempotency_key.as_deref()).await;
+            let attempt = self
+                .attempt(&call, &url, key.as_ref(), idempotency_key.as_deref())
+                .await;
             let (status, headers, body) = match attempt {
-                Attempt::Answer { status, headers, body } => (status, headers, body),
+                Attempt::Answer {
+                    status,
+                    headers,
+                    body,
+                } => (status, headers, body),
                 Attempt::TooLarge => {
-                    return Err(ApiError::BodyTooLarge { limit: settings.max_body_bytes })
+                    return Err(ApiError::BodyTooLarge {
+                        limit: settings.max_body_bytes,
+                    })
                 }
                 Attempt::Failed { failure, detail } => {
                     tracing::warn!(method = %call.method, path = url.path(), attempts, ?failure, %detail, "request failed");
@@ -223,7 +248,10 @@ impl Client {
                 ApiError::Status { retry_after, .. } if status == StatusCode::TOO_MANY_REQUESTS => {
                     let wait = retry_after.unwrap_or(Duration::from_secs(1));
                     if wait > settings.max_retry_wait {
-                        tracing::warn!(wait_s = wait.as_secs(), "Retry-After is longer than this server waits on its own");
+                        tracing::warn!(
+                            wait_s = wait.as_secs(),
+                            "Retry-After is longer than this server waits on its own"
+                        );
                         return Err(err);
                     }
                     wait
@@ -236,7 +264,12 @@ impl Client {
             if !retries_left {
                 return Err(err);
             }
-            tracing::info!(status = status.as_u16(), wait_ms = wait.as_millis() as u64, attempts, "retrying");
+            tracing::info!(
+                status = status.as_u16(),
+                wait_ms = wait.as_millis() as u64,
+                attempts,
+                "retrying"
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -252,7 +285,11 @@ impl Client {
             .timeout
             .map(|t| t + self.inner.settings.long_poll_margin)
             .unwrap_or(self.inner.settings.request_timeout);
-        let mut request = self.inner.http.request(call.method.clone(), url.clone()).timeout(timeout);
+        let mut request = self
+            .inner
+            .http
+            .request(call.method.clone(), url.clone())
+            .timeout(timeout);
         if let Some(key) = key {
             match HeaderValue::from_str(&format!("Bearer {}", key.expose())) {
                 Ok(mut value) => {
@@ -276,7 +313,12 @@ impl Client {
         }
         let mut response = match request.send().await {
             Ok(r) => r,
-            Err(e) => return Attempt::Failed { failure: classify(&e), detail: self.describe(&e) },
+            Err(e) => {
+                return Attempt::Failed {
+                    failure: classify(&e),
+                    detail: self.describe(&e),
+                }
+            }
         };
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
@@ -306,7 +348,11 @@ impl Client {
                 }
             }
         }
-        Attempt::Answer { status, headers, body }
+        Attempt::Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     fn status_error(
@@ -323,11 +369,13 @@ impl Client {
         let problem = serde_json::from_slice::<Problem>(body)
             .ok()
             .filter(|p| p.type_uri.is_some() || p.title.is_some() || p.detail.is_some())
-            .map(|p| Problem {
-                type_uri: p.type_uri.map(|s| self.redact(&s)),
-                title: p.title.map(|s| self.redact(&s)),
-                detail: p.detail.map(|s| self.redact(&s)),
-                instance: p.instance.map(|s| self.redact(&s)),
+            .map(|p| {
+                Box::new(Problem {
+                    type_uri: p.type_uri.map(|s| self.redact(&s)),
+                    title: p.title.map(|s| self.redact(&s)),
+                    detail: p.detail.map(|s| self.redact(&s)),
+                    instance: p.instance.map(|s| self.redact(&s)),
+                })
             });
         let excerpt = problem.is_none().then(|| {
             let is_html = headers
@@ -341,7 +389,13 @@ impl Client {
                 text
             }
         });
-        ApiError::Status { status: status.as_u16(), problem, excerpt, retry_after, attempts }
+        ApiError::Status {
+            status: status.as_u16(),
+            problem,
+            excerpt,
+            retry_after,
+            attempts,
+        }
     }
 
     /// A single-line, bounded, key-free excerpt of a body.

@@ -135,7 +135,11 @@ fn usd() -> String {
 pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, deserialize_with = "opt_money", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_money",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub balance: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
@@ -148,7 +152,11 @@ pub struct Profile {
 pub struct Stats {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifetime_orders: Option<u64>,
-    #[serde(default, deserialize_with = "opt_money", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_money",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub lifetime_spend: Option<f64>,
     /// Any further fields the service reports.
     #[serde(flatten)]
@@ -164,7 +172,11 @@ pub struct Transaction {
     /// USD.
     #[serde(deserialize_with = "money")]
     pub amount: f64,
-    #[serde(default, deserialize_with = "opt_money", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_money",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub balance_after: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
@@ -199,7 +211,11 @@ pub struct Order {
     /// created, waiting, received, confirmed, cancelled, expired, released.
     pub status: String,
     /// USD charged for this order (for extend_rental: charged for the extension).
-    #[serde(default, deserialize_with = "opt_money", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_money",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub price: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
@@ -213,7 +229,11 @@ pub struct Order {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// USD returned to the balance (cancel_order).
-    #[serde(default, deserialize_with = "opt_money", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_money",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refunded: Option<f64>,
 }
 
@@ -278,7 +298,10 @@ mod tests {
         .unwrap();
         assert!(o.messages.is_empty());
         let out = serde_json::to_value(&o).unwrap();
-        assert_eq!(out, json!({"order_id": "ord_1", "status": "waiting", "messages": []}));
+        assert_eq!(
+            out,
+            json!({"order_id": "ord_1", "status": "waiting", "messages": []})
+        );
     }
 
     #[test]

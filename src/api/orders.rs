@@ -70,7 +70,7 @@ impl Client {
         let window = window.clamp(Duration::from_secs(1), MAX_LONG_POLL);
         self.send(
             Call::get(&["orders", order_id, "sms"])
-                .query("timeout", Some(window.as_secs()))
+                .query("timeout", Some(window.as_secs_f64().round() as u64))
                 .query("since", since)
                 .timeout(window),
         )
@@ -78,8 +78,13 @@ impl Client {
     }
 
     /// `POST /orders/{id}/{swap|cancel|confirm|release}`.
-    pub async fn order_action(&self, order_id: &str, action: OrderAction) -> Result<Order, ApiError> {
-        self.send(Call::post(&["orders", order_id, action.path()])).await
+    pub async fn order_action(
+        &self,
+        order_id: &str,
+        action: OrderAction,
+    ) -> Result<Order, ApiError> {
+        self.send(Call::post(&["orders", order_id, action.path()]))
+            .await
     }
 
     /// `POST /orders/{id}/extend {hours}` — charges the balance.

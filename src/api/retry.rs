@@ -18,7 +18,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         return Some(Duration::from_secs(secs.max(0) as u64));
     }
     if let Ok(secs) = value.parse::<f64>() {
-        return secs.is_finite().then(|| Duration::from_secs_f64(secs.clamp(0.0, 1e9)));
+        return secs
+            .is_finite()
+            .then(|| Duration::from_secs_f64(secs.clamp(0.0, 1e9)));
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
@@ -49,7 +51,10 @@ pub struct Pacer {
 impl Pacer {
     /// `per_minute == 0` disables pacing.
     pub fn new(per_minute: u32) -> Self {
-        Self { per_minute, started: Mutex::new(VecDeque::new()) }
+        Self {
+            per_minute,
+            started: Mutex::new(VecDeque::new()),
+        }
     }
 
     /// Waits until one more request may start, then counts it.
@@ -61,7 +66,10 @@ impl Pacer {
             let wait = {
                 let mut started = self.started.lock().await;
                 let now = Instant::now();
-                while started.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+                while started
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+                {
                     started.pop_front();
                 }
                 if started.len() < self.per_minute as usize {
@@ -71,7 +79,10 @@ impl Pacer {
                 // Full: the oldest start leaves the window first.
                 WINDOW - now.duration_since(started[0])
             };
-            tracing::debug!(wait_ms = wait.as_millis() as u64, "pacing to stay under the rate limit");
+            tracing::debug!(
+                wait_ms = wait.as_millis() as u64,
+                "pacing to stay under the rate limit"
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -86,9 +97,15 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after(" -5 ", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);

@@ -150,9 +150,12 @@ pub fn country(iso2: &str) -> Option<&'static Country> {
     COUNTRIES.iter().find(|c| c.iso2 == iso2)
 }
 
-/// Activation price in cents, 5..=500, fixed per (service, country).
+/// Activation price in cents, 5..=500, fixed per (service, country). The product of two hashes
+/// skews the spread towards cheap numbers, as on real price lists (most under $1.50).
 pub fn price_cents(service: &str, country: &str) -> i64 {
-    5 + (fnv1a(&["price", service, country]) % 496) as i64
+    let a = (fnv1a(&["price", service, country]) % 496) as i64;
+    let b = (fnv1a(&["spread", service, country]) % 496) as i64;
+    5 + a * b / 495
 }
 
 /// Stock at start-up. Roughly one combination in seven is sold out, plus all of [`NO_STOCK_COUNTRY`].
@@ -188,7 +191,7 @@ pub fn rental_options(service: &str, country: &str) -> Vec<(u32, i64)> {
     }
     let p = price_cents(service, country);
     // A day costs less than six 4-hour blocks and a week less than seven days, as on real price lists.
-    vec![(4, p * 3), (24, p * 8), (168, p * 30)]
+    vec![(4, p * 2), (24, p * 5), (168, p * 20)]
 }
 
 /// Rental price for `hours`: the price of the smallest option covering it; beyond a week, whole

@@ -10,7 +10,7 @@
 //! Layout:
 //! - [`catalog`]: the static services/countries/prices/stock/rental catalog;
 //! - `state`: accounts, ledger, rate limiter, idempotency store, fault queue, request log;
-//! - `orders`: the order model and state machine;
+//! - `orders`: the order model and state machine; `sms`: SMS arrival (scheduled and by hand);
 //! - `pipeline`: the middleware every `/api/v2` request passes (log → fault → rate limit → auth →
 //!   idempotency);
 //! - `routes`: the REST v2 handlers; `admin`: the `/admin` control routes;
@@ -28,6 +28,7 @@ mod orders;
 mod pipeline;
 mod problem;
 mod routes;
+mod sms;
 mod state;
 mod util;
 

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use super::catalog::{self, Country, Service};
 use super::problem::Problem;
 use super::state::{page, Data, EntryKind, Shared};
-use super::util::{dollars, dollars_text, extract_code, random_hex, rfc3339};
+use super::util::{dollars, dollars_text, later, random_hex, rfc3339};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -73,13 +73,17 @@ pub(crate) struct Sms {
 
 impl Sms {
     fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "id": self.id,
             "sender": self.sender,
             "text": self.text,
-            "code": self.code,
             "received_at": rfc3339(self.received_at),
-        })
+        });
+        // `code` is optional in the contract: omitted when the text has none.
+        if let (Some(code), Some(obj)) = (&self.code, v.as_object_mut()) {
+            obj.insert("code".into(), json!(code));
+        }
+        v
     }
 }
 
@@ -87,7 +91,7 @@ impl Sms {
 pub(crate) struct Order {
     id: String,
     owner: String,
-    service: &'static Service,
+    pub(super) service: &'static Service,
     country: &'static Country,
     phone: String,
     pub status: Status,
@@ -95,11 +99,11 @@ pub(crate) struct Order {
     /// Everything charged for this order (creation + extensions): what a cancel refunds.
     paid_cents: i64,
     created_at: SystemTime,
-    expires_at: SystemTime,
+    pub(super) expires_at: SystemTime,
     rental_hours: Option<u32>,
     pub messages: Vec<Sms>,
     /// Bumped on swap, so an SMS scheduled for the old number never lands on the new one.
-    number_gen: u64,
+    pub(super) number_gen: u64,
     changed: watch::Sender<u64>,
 }
 
@@ -111,7 +115,7 @@ impl Order {
         }
     }
 
-    fn set_status(&mut self, status: Status) {
+    pub(super) fn set_status(&mut self, status: Status) {
         self.status = status;
         self.bump();
     }
@@ -164,7 +168,7 @@ impl Order {
         v
     }
 
-    fn push_sms(&mut self, sender: String, text: String, code: Option<String>) {
+    pub(super) fn push_sms(&mut self, sender: String, text: String, code: Option<String>) {
         self.messages.push(Sms {
             id: format!("sms_{}", random_hex(12)),
             sender,
@@ -290,7 +294,7 @@ impl Shared {
             price_cents: price,
             paid_cents: price,
             created_at: now,
-            expires_at: now + lifetime,
+            expires_at: later(now, lifetime),
             rental_hours: req.rental_hours,
             messages: Vec::new(),
             number_gen: 0,
@@ -386,7 +390,7 @@ impl Shared {
             o.number_gen += 1;
             if o.rental_hours.is_none() {
                 // A new number gets a fresh activation window; a rental keeps its paid period.
-                o.expires_at = SystemTime::now() + lifetime;
+                o.expires_at = later(SystemTime::now(), lifetime);
             }
             o.bump();
             Ok((o.to_json(), o.number_gen, o.rental_hours.is_some()))
@@ -485,7 +489,10 @@ impl Shared {
         }
         acct.post(EntryKind::Charge, -price, Some(id));
         order.paid_cents += price;
-        order.expires_at += Duration::from_secs(u64::from(hours) * 3600);
+        order.expires_at = later(
+            order.expires_at,
+            Duration::from_secs(u64::from(hours) * 3600),
+        );
         order.rental_hours = Some(rented.saturating_add(hours));
         order.bump();
         let mut body = order.to_json();
@@ -512,106 +519,6 @@ impl Shared {
             o.set_status(Status::Released);
             Ok(o.to_json())
         })
-    }
-
-    /// Test/admin control: an SMS arrives now. Without `text` a realistic one for the service is
-    /// made up; with `text` the code is extracted from it (may be none).
-    pub fn deliver_sms(&self, id: &str, text: Option<&str>) -> Result<(), String> {
-        let mut data = self.data();
-        let order = data
-            .orders
-            .get_mut(id)
-            .ok_or_else(|| format!("no order '{id}'"))?;
-        order.refresh(SystemTime::now());
-        if order.status.is_terminal() {
-            return Err(format!(
-                "order {id} is {}; it cannot receive SMS",
-                order.status.as_str()
-            ));
-        }
-        let (sender, text, code) = match text {
-            Some(t) => (
-                order.service.name.to_string(),
-                t.to_string(),
-                extract_code(t),
-            ),
-            None => {
-                let (sender, text, code) = catalog::realistic_sms(order.service);
-                (sender, text, Some(code))
-            }
-        };
-        order.push_sms(sender, text, code);
-        Ok(())
-    }
-
-    /// Any key's order as JSON (admin view).
-    pub fn order_json_any(&self, id: &str) -> Option<Value> {
-        let mut data = self.data();
-        let order = data.orders.get_mut(id)?;
-        order.refresh(SystemTime::now());
-        Some(order.to_json())
-    }
-
-    /// Test/admin control: the order's window ends now.
-    pub fn expire_order(&self, id: &str) -> Result<(), String> {
-        let mut data = self.data();
-        let order = data
-            .orders
-            .get_mut(id)
-            .ok_or_else(|| format!("no order '{id}'"))?;
-        order.refresh(SystemTime::now());
-        if order.status.is_terminal() {
-            return Err(format!("order {id} is already {}", order.status.as_str()));
-        }
-        order.expires_at = SystemTime::now();
-        order.set_status(Status::Expired);
-        Ok(())
-    }
-
-    /// After `sms_delay`, a realistic SMS arrives on the number as it was at scheduling time
-    /// (`gen`). Activations get one; rentals get up to three, one per delay, while still live.
-    fn schedule_sms(self: &Arc<Self>, id: String, gen: u64, rental: bool) {
-        let Some(delay) = self.options.sms_delay else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        // Weak: a pending delivery must not keep a dropped fake alive.
-        let shared = Arc::downgrade(self);
-        runtime.spawn(async move {
-            let rounds = if rental { 3 } else { 1 };
-            for _ in 0..rounds {
-                tokio::time::sleep(delay).await;
-                let Some(shared) = shared.upgrade() else {
-                    return;
-                };
-                if !shared.auto_deliver(&id, gen, rental) {
-                    return;
-                }
-            }
-        });
-    }
-
-    /// Deliver one scheduled SMS if the order still wants it; `false` when the schedule should stop.
-    fn auto_deliver(&self, id: &str, gen: u64, rental: bool) -> bool {
-        let mut data = self.data();
-        let Some(order) = data.orders.get_mut(id) else {
-            return false;
-        };
-        order.refresh(SystemTime::now());
-        let wanted = order.number_gen == gen
-            && if rental {
-                !order.status.is_terminal()
-            } else {
-                order.status == Status::Waiting
-            };
-        if !wanted {
-            return false;
-        }
-        let (sender, text, code) = catalog::realistic_sms(order.service);
-        order.push_sms(sender, text, Some(code));
-        rental
     }
 }
 

@@ -55,6 +55,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v2/orders/{id}/confirm", post(confirm))
         .route("/api/v2/orders/{id}/extend", post(extend))
         .route("/api/v2/orders/{id}/release", post(release))
+        // TODO(x402): the x402 deposit flow (/api/v1/x402/topup, /api/v1/x402/info) goes here;
+        // tracked by a separate issue.
         .merge(admin::routes())
         .fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), pipeline))
@@ -370,7 +372,7 @@ async fn wait_for_sms(
                 }
                 // Also wake when the order runs out, so the poll reports "expired" promptly.
                 let at_expiry = now
-                    .checked_add(expires_in + Duration::from_millis(5))
+                    .checked_add(expires_in.saturating_add(Duration::from_millis(5)))
                     .unwrap_or(deadline);
                 let wake = deadline.min(at_expiry);
                 tokio::select! {

@@ -166,7 +166,8 @@ pub(crate) struct Shared {
     rate_limit: AtomicU32,
     pub data: Mutex<Data>,
     rate: Mutex<HashMap<String, VecDeque<Instant>>>,
-    faults: Mutex<VecDeque<Fault>>,
+    /// Injected faults with how many requests each still applies to.
+    faults: Mutex<VecDeque<(Fault, u32)>>,
     requests: Mutex<Vec<RecordedRequest>>,
     idem: Mutex<HashMap<(String, String), IdemSlot>>,
     open_polls: AtomicUsize,
@@ -365,14 +366,21 @@ impl Shared {
     // ---- faults, request log, long-poll count -----------------------------------------------
 
     pub fn inject(&self, fault: Fault, count: u32) {
-        let mut q = lock(&self.faults);
-        for _ in 0..count {
-            q.push_back(fault.clone());
+        if count > 0 {
+            lock(&self.faults).push_back((fault, count));
         }
     }
 
+    /// Take one use of the oldest injected fault.
     pub fn next_fault(&self) -> Option<Fault> {
-        lock(&self.faults).pop_front()
+        let mut q = lock(&self.faults);
+        let (fault, left) = q.front_mut()?;
+        let fault = fault.clone();
+        *left -= 1;
+        if *left == 0 {
+            q.pop_front();
+        }
+        Some(fault)
     }
 
     pub fn record(&self, req: RecordedRequest) {

@@ -51,6 +51,12 @@ pub(crate) fn random_digits(len: usize) -> String {
     out
 }
 
+/// `t + d`, saturating at a century ahead instead of overflowing (e.g. `order_lifetime: Duration::MAX`).
+pub(crate) fn later(t: SystemTime, d: Duration) -> SystemTime {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+    t.checked_add(d.min(CENTURY)).unwrap_or(t)
+}
+
 /// RFC 3339 UTC timestamp with second precision, e.g. `2025-03-01T12:00:05Z`.
 pub(crate) fn rfc3339(t: SystemTime) -> String {
     let secs = t

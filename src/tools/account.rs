@@ -50,6 +50,11 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<ListTransactionsArgs>,
     ) -> Result<Json<Page<Transaction>>, ToolError> {
         let limit = in_range("limit", args.limit, 1, 100)?;
-        Ok(Json(self.state.client.list_transactions(Some(limit), Some(args.offset)).await?))
+        Ok(Json(
+            self.state
+                .client
+                .list_transactions(Some(limit), Some(args.offset))
+                .await?,
+        ))
     }
 }

@@ -111,7 +111,10 @@ fn matches(service: &Service, query: Option<&str>, category: Option<&str>) -> bo
         service.id.to_lowercase().contains(q) || service.name.to_lowercase().contains(q)
     });
     let category_ok = category.is_none_or(|c| {
-        service.category.as_deref().is_some_and(|sc| sc.eq_ignore_ascii_case(c))
+        service
+            .category
+            .as_deref()
+            .is_some_and(|sc| sc.eq_ignore_ascii_case(c))
     });
     query_ok && category_ok
 }
@@ -126,12 +129,26 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<ListServicesArgs>,
     ) -> Result<Json<ServicesPage>, ToolError> {
         let limit = in_range("limit", args.limit, 1, 500)?;
-        let query = args.query.as_deref().map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
-        let category = args.category.as_deref().map(str::trim).filter(|c| !c.is_empty());
+        let query = args
+            .query
+            .as_deref()
+            .map(|q| q.trim().to_lowercase())
+            .filter(|q| !q.is_empty());
+        let category = args
+            .category
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
         let client = &self.state.client;
-        let all = self.state.services.get_or_fetch(|| client.list_services()).await?;
-        let matching: Vec<&Service> =
-            all.iter().filter(|s| matches(s, query.as_deref(), category)).collect();
+        let all = self
+            .state
+            .services
+            .get_or_fetch(|| client.list_services())
+            .await?;
+        let matching: Vec<&Service> = all
+            .iter()
+            .filter(|s| matches(s, query.as_deref(), category))
+            .collect();
         let services: Vec<Service> = matching
             .iter()
             .skip(args.offset as usize)
@@ -139,54 +156,99 @@ impl VirtualSmsServer {
             .map(|s| (*s).clone())
             .collect();
         let has_more = (args.offset as usize).saturating_add(services.len()) < matching.len();
-        Ok(Json(ServicesPage { total: matching.len(), offset: args.offset, limit, has_more, services }))
+        Ok(Json(ServicesPage {
+            total: matching.len(),
+            offset: args.offset,
+            limit,
+            has_more,
+            services,
+        }))
     }
 
     /// List the countries numbers come from (ISO codes to use as `country`), with stock.
-    #[tool(annotations(title = "List countries", read_only_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        title = "List countries",
+        read_only_hint = true,
+        open_world_hint = true
+    ))]
     pub async fn list_countries(
         &self,
         Parameters(args): Parameters<ListCountriesArgs>,
     ) -> Result<Json<CountryList>, ToolError> {
         let client = &self.state.client;
-        let all = self.state.countries.get_or_fetch(|| client.list_countries()).await?;
-        let countries: Vec<Country> =
-            all.iter().filter(|c| !args.in_stock_only || c.in_stock).cloned().collect();
-        Ok(Json(CountryList { total: countries.len(), countries }))
+        let all = self
+            .state
+            .countries
+            .get_or_fetch(|| client.list_countries())
+            .await?;
+        let countries: Vec<Country> = all
+            .iter()
+            .filter(|c| !args.in_stock_only || c.in_stock)
+            .cloned()
+            .collect();
+        Ok(Json(CountryList {
+            total: countries.len(),
+            countries,
+        }))
     }
 
     /// The cheapest in-stock number for a service, across all countries or in one country.
     /// Start here before create_order.
-    #[tool(annotations(title = "Find the cheapest number", read_only_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        title = "Find the cheapest number",
+        read_only_hint = true,
+        open_world_hint = true
+    ))]
     pub async fn find_cheapest(
         &self,
         Parameters(args): Parameters<FindCheapestArgs>,
     ) -> Result<Json<Offer>, ToolError> {
         let service = slug("service", &args.service)?;
         let country = opt_slug("country", args.country.as_deref())?;
-        let mut offer = self.state.client.find_cheapest(&service, country.as_deref()).await?;
+        let mut offer = self
+            .state
+            .client
+            .find_cheapest(&service, country.as_deref())
+            .await?;
         offer.service.get_or_insert(service);
         Ok(Json(offer))
     }
 
     /// Prices and stock of every service in one country (or one service there); with
     /// `rental: true`, the rental options.
-    #[tool(annotations(title = "Prices in a country", read_only_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        title = "Prices in a country",
+        read_only_hint = true,
+        open_world_hint = true
+    ))]
     pub async fn country_pricing(
         &self,
         Parameters(args): Parameters<CountryPricingArgs>,
     ) -> Result<Json<CountryPricing>, ToolError> {
         let country = slug("country", &args.country)?;
         let service = opt_slug("service", args.service.as_deref())?;
-        let mut prices = self.state.client.country_pricing(&country, args.rental).await?;
+        let mut prices = self
+            .state
+            .client
+            .country_pricing(&country, args.rental)
+            .await?;
         if let Some(service) = &service {
             prices.retain(|p| p.service.eq_ignore_ascii_case(service));
         }
-        Ok(Json(CountryPricing { country, rental: args.rental, total: prices.len(), prices }))
+        Ok(Json(CountryPricing {
+            country,
+            rental: args.rental,
+            total: prices.len(),
+            prices,
+        }))
     }
 
     /// Which countries have numbers for a service, at what price and stock, cheapest first.
-    #[tool(annotations(title = "Where a service is available", read_only_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        title = "Where a service is available",
+        read_only_hint = true,
+        open_world_hint = true
+    ))]
     pub async fn service_availability(
         &self,
         Parameters(args): Parameters<ServiceAvailabilityArgs>,
@@ -200,6 +262,10 @@ impl VirtualSmsServer {
         countries.sort_by(|a, b| a.price.total_cmp(&b.price));
         let total = countries.len();
         countries.truncate(limit as usize);
-        Ok(Json(ServiceAvailability { service, total, countries }))
+        Ok(Json(ServiceAvailability {
+            service,
+            total,
+            countries,
+        }))
     }
 }

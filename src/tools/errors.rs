@@ -15,7 +15,10 @@ pub enum ToolError {
     Api(#[from] ApiError),
     /// An argument is unusable; `field` names it.
     #[error("invalid argument `{field}`: {message}")]
-    InvalidInput { field: &'static str, message: String },
+    InvalidInput {
+        field: &'static str,
+        message: String,
+    },
     /// A spending rule refused the call before any money moved.
     #[error("{0}")]
     Refused(String),
@@ -26,7 +29,10 @@ pub enum ToolError {
 
 impl ToolError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::InvalidInput { field, message: message.into() }
+        Self::InvalidInput {
+            field,
+            message: message.into(),
+        }
     }
 
     /// The full text a model sees.
@@ -61,7 +67,13 @@ fn api_error_text(e: &ApiError) -> String {
              --sandbox` simulates every tool without a key or money.",
             key = env::API_KEY
         ),
-        ApiError::Status { status, problem, retry_after, attempts, .. } => {
+        ApiError::Status {
+            status,
+            problem,
+            retry_after,
+            attempts,
+            ..
+        } => {
             let mut text = format!("VirtualSMS API error: {e}");
             if let Some(instance) = problem.as_ref().and_then(|p| p.instance.as_deref()) {
                 text.push_str(&format!(" (at {instance})"));
@@ -73,7 +85,11 @@ fn api_error_text(e: &ApiError) -> String {
             text.push_str(&next_step(*status, e.slug(), *retry_after));
             text
         }
-        ApiError::Transport { failure, outcome_unknown, .. } => {
+        ApiError::Transport {
+            failure,
+            outcome_unknown,
+            ..
+        } => {
             let mut text = format!("{e}.\n");
             if *outcome_unknown {
                 text.push_str(
@@ -103,14 +119,18 @@ fn api_error_text(e: &ApiError) -> String {
             "VirtualSMS sent an answer too large to read: {e}. Next step: ask for less (a \
              smaller `limit`, or a filter) and try again."
         ),
-        ApiError::Setup(_) => format!("This server is misconfigured: {e}. Next step: fix the setting and restart the server."),
+        ApiError::Setup(_) => format!(
+            "This server is misconfigured: {e}. Next step: fix the setting and restart the server."
+        ),
     }
 }
 
 /// The contract's error table, turned into advice.
 fn next_step(status: u16, slug: Option<&str>, retry_after: Option<std::time::Duration>) -> String {
     let s = match (status, slug) {
-        (_, Some("validation")) | (400, None) => "fix the arguments the detail names and call again.",
+        (_, Some("validation")) | (400, None) => {
+            "fix the arguments the detail names and call again."
+        }
         (_, Some("unauthorized")) | (401, _) | (403, _) => {
             return format!(
                 "the API key was rejected. Check {} (create a fresh key at \
@@ -122,9 +142,15 @@ fn next_step(status: u16, slug: Option<&str>, retry_after: Option<std::time::Dur
             "top up at https://virtualsms.io/dashboard, or pick a cheaper country \
              (find_cheapest or service_availability list prices)."
         }
-        (_, Some("service-not-found")) => "call list_services with a `query` to find the service id.",
-        (_, Some("country-not-found")) => "call list_countries to find the ISO code (e.g. `us`, `gb`).",
-        (_, Some("order-not-found")) | (404, _) => "call list_orders to see your orders and their ids.",
+        (_, Some("service-not-found")) => {
+            "call list_services with a `query` to find the service id."
+        }
+        (_, Some("country-not-found")) => {
+            "call list_countries to find the ISO code (e.g. `us`, `gb`)."
+        }
+        (_, Some("order-not-found")) | (404, _) => {
+            "call list_orders to see your orders and their ids."
+        }
         (_, Some("order-already-confirmed")) => {
             "the order is already confirmed and paid; there is nothing to swap or cancel."
         }
@@ -138,7 +164,9 @@ fn next_step(status: u16, slug: Option<&str>, retry_after: Option<std::time::Dur
             "this order's window has passed; create a new one with create_order."
         }
         (_, Some("rate-limited")) | (429, _) => {
-            let wait = retry_after.map_or("a minute".to_owned(), |d| format!("{} s", d.as_secs().max(1)));
+            let wait = retry_after.map_or("a minute".to_owned(), |d| {
+                format!("{} s", d.as_secs().max(1))
+            });
             return format!(
                 "VirtualSMS allows 60 requests per minute; wait {wait} before calling again."
             );
@@ -162,12 +190,12 @@ mod tests {
     fn status(code: u16, slug: &str) -> ApiError {
         ApiError::Status {
             status: code,
-            problem: Some(Problem {
+            problem: Some(Box::new(Problem {
                 type_uri: Some(format!("https://virtualsms.io/errors/{slug}")),
                 title: Some("Title".into()),
                 detail: Some("Detail".into()),
                 instance: None,
-            }),
+            })),
             excerpt: None,
             retry_after: Some(Duration::from_secs(7)),
             attempts: 1,
@@ -205,6 +233,9 @@ mod tests {
             outcome_unknown: true,
         };
         let text = ToolError::Api(e).for_model();
-        assert!(text.contains("UNKNOWN") && text.contains("list_orders"), "{text}");
+        assert!(
+            text.contains("UNKNOWN") && text.contains("list_orders"),
+            "{text}"
+        );
     }
 }

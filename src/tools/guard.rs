@@ -75,7 +75,11 @@ impl Budget {
 
     /// Checks `price` against every rule ([`Self::check_price`] and the process budget) and
     /// reserves it.
-    pub fn reserve(&self, price: f64, max_price_arg: Option<f64>) -> Result<Reservation, ToolError> {
+    pub fn reserve(
+        &self,
+        price: f64,
+        max_price_arg: Option<f64>,
+    ) -> Result<Reservation, ToolError> {
         self.check_price(price, max_price_arg)?;
         let price_micros = micros(price);
         let mut committed = self.lock();
@@ -92,7 +96,11 @@ impl Budget {
             }
         }
         *committed += price_micros;
-        Ok(Reservation { committed: self.committed.clone(), reserved: price_micros, settled: false })
+        Ok(Reservation {
+            committed: self.committed.clone(),
+            reserved: price_micros,
+            settled: false,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, i64> {
@@ -135,13 +143,20 @@ mod tests {
     use super::*;
 
     fn budget(max_order: Option<f64>, limit: Option<f64>) -> Budget {
-        Budget::new(&SpendingGuard { max_order_price: max_order, spend_limit: limit, read_only: false })
+        Budget::new(&SpendingGuard {
+            max_order_price: max_order,
+            spend_limit: limit,
+            read_only: false,
+        })
     }
 
     #[test]
     fn caller_ceiling_and_per_order_limit_refuse_before_spending() {
         let b = budget(Some(0.50), None);
-        assert!(matches!(b.reserve(0.20, Some(0.10)), Err(ToolError::Refused(_))));
+        assert!(matches!(
+            b.reserve(0.20, Some(0.10)),
+            Err(ToolError::Refused(_))
+        ));
         assert!(matches!(b.reserve(0.51, None), Err(ToolError::Refused(_))));
         b.reserve(0.50, Some(0.50)).unwrap().settle(0.50);
     }
@@ -154,7 +169,10 @@ mod tests {
         drop(b.reserve(0.70, None).unwrap()); // failed request: released
         assert_eq!(b.left(), Some(0.70));
         let held = b.reserve(0.70, None).unwrap();
-        assert!(b.reserve(0.01, None).is_err(), "a reservation counts while in flight");
+        assert!(
+            b.reserve(0.01, None).is_err(),
+            "a reservation counts while in flight"
+        );
         held.keep();
         assert_eq!(b.left(), Some(0.0));
         let text = b.reserve(0.05, None).err().unwrap().for_model();

@@ -93,7 +93,10 @@ impl VirtualSmsServer {
             client,
             config,
         };
-        Self { tool_router, state: Arc::new(state) }
+        Self {
+            tool_router,
+            state: Arc::new(state),
+        }
     }
 
     /// Every tool this server offers, as `tools/list` shows them.
@@ -161,7 +164,10 @@ pub(crate) fn slug(field: &'static str, value: &str) -> Result<String, ToolError
 }
 
 /// An optional slug: blank counts as absent.
-pub(crate) fn opt_slug(field: &'static str, value: Option<&str>) -> Result<Option<String>, ToolError> {
+pub(crate) fn opt_slug(
+    field: &'static str,
+    value: Option<&str>,
+) -> Result<Option<String>, ToolError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         Some(v) => slug(field, v).map(Some),
         None => Ok(None),
@@ -172,16 +178,27 @@ pub(crate) fn opt_slug(field: &'static str, value: Option<&str>) -> Result<Optio
 pub(crate) fn order_id(value: &str) -> Result<String, ToolError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(ToolError::invalid("order_id", "must not be empty (create_order or list_orders give ids)"));
+        return Err(ToolError::invalid(
+            "order_id",
+            "must not be empty (create_order or list_orders give ids)",
+        ));
     }
     Ok(v.to_owned())
 }
 
 /// Checks an integer argument against its documented range, naming the field.
-pub(crate) fn in_range(field: &'static str, value: u32, min: u32, max: u32) -> Result<u32, ToolError> {
+pub(crate) fn in_range(
+    field: &'static str,
+    value: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, ToolError> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(ToolError::invalid(field, format!("must be between {min} and {max} (got {value})")))
+        Err(ToolError::invalid(
+            field,
+            format!("must be between {min} and {max} (got {value})"),
+        ))
     }
 }

@@ -71,12 +71,21 @@ pub struct OrderResult {
 
 impl VirtualSmsServer {
     fn order_result(&self, order: Order, next_step: impl Into<String>) -> Json<OrderResult> {
-        Json(OrderResult { order, next_step: next_step.into(), budget_left: self.state.budget.left() })
+        Json(OrderResult {
+            order,
+            next_step: next_step.into(),
+            budget_left: self.state.budget.left(),
+        })
     }
 
     /// The price an order would cost now: the cheapest offer in that country, or for a rental
     /// the smallest rental option that covers `rental_hours`.
-    async fn quote(&self, service: &str, country: &str, rental_hours: Option<u32>) -> Result<f64, ToolError> {
+    async fn quote(
+        &self,
+        service: &str,
+        country: &str,
+        rental_hours: Option<u32>,
+    ) -> Result<f64, ToolError> {
         let client = &self.state.client;
         let Some(hours) = rental_hours else {
             return Ok(client.find_cheapest(service, Some(country)).await?.price);
@@ -98,11 +107,7 @@ impl VirtualSmsServer {
             })
     }
 
-    async fn lifecycle(
-        &self,
-        args: OrderIdArgs,
-        action: OrderAction,
-    ) -> Result<Order, ToolError> {
+    async fn lifecycle(&self, args: OrderIdArgs, action: OrderAction) -> Result<Order, ToolError> {
         let id = order_id(&args.order_id)?;
         Ok(self.state.client.order_action(&id, action).await?)
     }
@@ -112,18 +117,29 @@ impl VirtualSmsServer {
 impl VirtualSmsServer {
     /// Buy a number for a service in a country (CHARGES YOUR BALANCE). Returns the order_id
     /// and phone_number; then call wait_for_sms. Set max_price to refuse a higher price.
-    #[tool(annotations(title = "Buy a number (charges balance)", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true))]
+    #[tool(annotations(
+        title = "Buy a number (charges balance)",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = false,
+        open_world_hint = true
+    ))]
     pub async fn create_order(
         &self,
         Parameters(args): Parameters<CreateOrderArgs>,
     ) -> Result<Json<OrderResult>, ToolError> {
         let service = slug("service", &args.service)?;
         let country = slug("country", &args.country)?;
-        let rental_hours =
-            args.rental_hours.map(|h| in_range("rental_hours", h, 1, MAX_RENTAL_HOURS)).transpose()?;
+        let rental_hours = args
+            .rental_hours
+            .map(|h| in_range("rental_hours", h, 1, MAX_RENTAL_HOURS))
+            .transpose()?;
         if let Some(max) = args.max_price {
             if !max.is_finite() || max < 0.0 {
-                return Err(ToolError::invalid("max_price", format!("must be an amount in USD of 0 or more (got {max})")));
+                return Err(ToolError::invalid(
+                    "max_price",
+                    format!("must be an amount in USD of 0 or more (got {max})"),
+                ));
             }
         }
         let budget = &self.state.budget;
@@ -133,10 +149,19 @@ impl VirtualSmsServer {
         } else {
             None
         };
-        let request = NewOrder { service: &service, country: &country, rental_hours };
+        let request = NewOrder {
+            service: &service,
+            country: &country,
+            rental_hours,
+        };
         let order = match self.state.client.create_order(&request).await {
             Ok(order) => order,
-            Err(e @ ApiError::Transport { outcome_unknown: true, .. }) => {
+            Err(
+                e @ ApiError::Transport {
+                    outcome_unknown: true,
+                    ..
+                },
+            ) => {
                 // It may have been charged: keep it counted against the budget.
                 if let Some((_, r)) = reservation {
                     r.keep();
@@ -151,7 +176,11 @@ impl VirtualSmsServer {
             // than keep a purchase the caller's limits forbid.
             if let Err(refusal) = budget.check_price(charged, args.max_price) {
                 drop(reservation);
-                let undo = self.state.client.order_action(&order.order_id, OrderAction::Cancel).await;
+                let undo = self
+                    .state
+                    .client
+                    .order_action(&order.order_id, OrderAction::Cancel)
+                    .await;
                 return Err(match undo {
                     Ok(_) => ToolError::Refused(format!(
                         "the price rose to ${charged:.2} while ordering; order {} was cancelled \
@@ -195,12 +224,27 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<ListOrdersArgs>,
     ) -> Result<Json<Page<Order>>, ToolError> {
         let limit = in_range("limit", args.limit, 1, 100)?;
-        let status = args.status.as_deref().map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty());
-        Ok(Json(self.state.client.list_orders(status.as_deref(), Some(limit), Some(args.offset)).await?))
+        let status = args
+            .status
+            .as_deref()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty());
+        Ok(Json(
+            self.state
+                .client
+                .list_orders(status.as_deref(), Some(limit), Some(args.offset))
+                .await?,
+        ))
     }
 
     /// Replace the order's number with a new one, free of charge (before an SMS arrives).
-    #[tool(annotations(title = "Swap the number (free)", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true))]
+    #[tool(annotations(
+        title = "Swap the number (free)",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = false,
+        open_world_hint = true
+    ))]
     pub async fn swap_order(
         &self,
         Parameters(args): Parameters<OrderIdArgs>,
@@ -214,7 +258,13 @@ impl VirtualSmsServer {
     }
 
     /// Cancel an order before an SMS arrives; the full price is refunded.
-    #[tool(annotations(title = "Cancel and refund", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        title = "Cancel and refund",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
     pub async fn cancel_order(
         &self,
         Parameters(args): Parameters<OrderIdArgs>,
@@ -228,7 +278,13 @@ impl VirtualSmsServer {
     }
 
     /// Confirm the code worked: finalizes the order and its charge.
-    #[tool(annotations(title = "Confirm the order", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        title = "Confirm the order",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
     pub async fn confirm_order(
         &self,
         Parameters(args): Parameters<OrderIdArgs>,
@@ -238,7 +294,13 @@ impl VirtualSmsServer {
     }
 
     /// Keep a rented number longer (CHARGES YOUR BALANCE for the extra hours).
-    #[tool(annotations(title = "Extend a rental (charges balance)", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true))]
+    #[tool(annotations(
+        title = "Extend a rental (charges balance)",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = false,
+        open_world_hint = true
+    ))]
     pub async fn extend_rental(
         &self,
         Parameters(args): Parameters<ExtendRentalArgs>,
@@ -262,7 +324,14 @@ impl VirtualSmsServer {
         let order = match self.state.client.extend_rental(&id, hours).await {
             Ok(order) => order,
             Err(e) => {
-                if let (ApiError::Transport { outcome_unknown: true, .. }, Some((_, r))) = (&e, reservation) {
+                if let (
+                    ApiError::Transport {
+                        outcome_unknown: true,
+                        ..
+                    },
+                    Some((_, r)),
+                ) = (&e, reservation)
+                {
                     r.keep();
                 }
                 return Err(e.into());
@@ -273,13 +342,23 @@ impl VirtualSmsServer {
         }
         let next = format!(
             "Extended by {hours} h{}.",
-            order.expires_at.as_deref().map(|t| format!("; it now expires at {t}")).unwrap_or_default()
+            order
+                .expires_at
+                .as_deref()
+                .map(|t| format!("; it now expires at {t}"))
+                .unwrap_or_default()
         );
         Ok(self.order_result(order, next))
     }
 
     /// End a rental early; the number is given up (no refund).
-    #[tool(annotations(title = "Release a rental", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        title = "Release a rental",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
     pub async fn release_rental(
         &self,
         Parameters(args): Parameters<OrderIdArgs>,

@@ -19,8 +19,6 @@ use super::{in_range, order_id, ToolError, VirtualSmsServer};
 use crate::api::model::{status, Sms};
 use crate::api::orders::MAX_LONG_POLL;
 
-/// How often progress is reported while waiting (the issue asks for at least every 10 s).
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// A round that comes back this fast with nothing new is not a real long-poll; pause before the
 /// next one so a server that ignores `timeout` is not hammered.
 const MIN_ROUND: Duration = Duration::from_secs(1);
@@ -119,7 +117,11 @@ impl VirtualSmsServer {
     /// Wait for the SMS (verification code) of an order: returns as soon as a new message
     /// arrives, or after timeout_seconds with timed_out: true (then swap_order is free and
     /// cancel_order refunds). Reports progress while waiting.
-    #[tool(annotations(title = "Wait for the SMS code", read_only_hint = true, open_world_hint = true))]
+    #[tool(annotations(
+        title = "Wait for the SMS code",
+        read_only_hint = true,
+        open_world_hint = true
+    ))]
     pub async fn wait_for_sms(
         &self,
         Parameters(args): Parameters<WaitForSmsArgs>,
@@ -128,13 +130,18 @@ impl VirtualSmsServer {
         cancel: CancellationToken,
     ) -> Result<Json<WaitResult>, ToolError> {
         let id = order_id(&args.order_id)?;
-        let timeout = Duration::from_secs(in_range("timeout_seconds", args.timeout_seconds, 5, 900)? as u64);
+        let timeout =
+            Duration::from_secs(in_range("timeout_seconds", args.timeout_seconds, 5, 900)? as u64);
         let since = args
             .since
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .or_else(|| self.last_sms_id(&id));
-        let progress = Progress { token: meta.get_progress_token(), peer, total: timeout.as_secs_f64() };
+        let progress = Progress {
+            token: meta.get_progress_token(),
+            peer,
+            total: timeout.as_secs_f64(),
+        };
         let started = Instant::now();
         let deadline = started + timeout;
         let mut last_status = status::WAITING.to_owned();
@@ -147,10 +154,12 @@ impl VirtualSmsServer {
             let round_started = Instant::now();
             let answer = {
                 let poll =
-                    self.state.client.poll_sms(&id, since.as_deref(), remaining.min(MAX_LONG_POLL));
+                    self.state
+                        .client
+                        .poll_sms(&id, since.as_deref(), remaining.min(MAX_LONG_POLL));
                 tokio::pin!(poll);
-                let mut ticker =
-                    tokio::time::interval_at(Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+                let every = self.state.config.progress_interval;
+                let mut ticker = tokio::time::interval_at(Instant::now() + every, every);
                 loop {
                     tokio::select! {
                         // Dropping `poll` here aborts the HTTP request, which closes the long-poll.
@@ -179,9 +188,10 @@ impl VirtualSmsServer {
                     message_id: Some(newest.id.clone()),
                     messages: answer.messages,
                     waited_seconds: started.elapsed().as_secs(),
-                    next_step: "Enter the code on the site. When it worked, call confirm_order; if \
+                    next_step:
+                        "Enter the code on the site. When it worked, call confirm_order; if \
                                 it was rejected, a rental can wait_for_sms again for a new code."
-                        .to_owned(),
+                            .to_owned(),
                 }));
             }
             if status::is_terminal(&answer.status) {
@@ -217,7 +227,12 @@ impl VirtualSmsServer {
 
 impl VirtualSmsServer {
     fn last_sms_id(&self, order_id: &str) -> Option<String> {
-        self.state.last_sms.lock().unwrap_or_else(|p| p.into_inner()).get(order_id).cloned()
+        self.state
+            .last_sms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(order_id)
+            .cloned()
     }
 
     fn remember_sms(&self, order_id: &str, sms_id: &str) {
@@ -255,15 +270,31 @@ mod tests {
     use super::*;
 
     fn sms(id: &str) -> Sms {
-        Sms { id: id.into(), sender: None, text: String::new(), code: None, received_at: None }
+        Sms {
+            id: id.into(),
+            sender: None,
+            text: String::new(),
+            code: None,
+            received_at: None,
+        }
     }
 
     #[test]
     fn newer_than_skips_up_to_the_known_message() {
         let all = [sms("a"), sms("b"), sms("c")];
         assert_eq!(newer_than(&all, None).len(), 3);
-        assert_eq!(newer_than(&all, Some("b")).iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(
+            newer_than(&all, Some("b"))
+                .iter()
+                .map(|m| m.id.as_str())
+                .collect::<Vec<_>>(),
+            ["c"]
+        );
         assert!(newer_than(&all, Some("c")).is_empty());
-        assert_eq!(newer_than(&all, Some("gone")).len(), 3, "unknown id: all are new");
+        assert_eq!(
+            newer_than(&all, Some("gone")).len(),
+            3,
+            "unknown id: all are new"
+        );
     }
 }

@@ -27,7 +27,11 @@ pub struct Recorder {
 }
 
 impl ClientHandler for Recorder {
-    async fn on_progress(&self, params: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
         self.progress.lock().unwrap().push(params);
     }
 }
@@ -42,7 +46,12 @@ pub struct Harness {
 
 /// Fake options for tests: no SMS unless a test delivers one, no rate limit unless asked.
 pub fn fake_options() -> FakeOptions {
-    FakeOptions { sms_delay: None, rate_limit_per_minute: 0, ..FakeOptions::default() }
+    FakeOptions {
+        sms_delay: None,
+        rate_limit_per_minute: 0,
+        starting_balance_cents: 10_000,
+        ..FakeOptions::default()
+    }
 }
 
 /// Server config for tests: fast retries, the test key, the given base URL.
@@ -54,6 +63,7 @@ pub fn test_config(base_url: &str) -> Config {
     config.http.max_retry_wait = Duration::from_secs(5);
     config.http.rate_limit_per_minute = 0;
     config.http.request_timeout = Duration::from_secs(5);
+    config.progress_interval = Duration::from_millis(200);
     config
 }
 
@@ -70,8 +80,12 @@ impl Harness {
             .expect("fake API starts");
         let mut config = test_config(&fake_handle.base_url());
         edit(&mut config);
-        let api = Client::new(&config.base_url, config.api_key.clone(), config.http.clone())
-            .expect("client builds");
+        let api = Client::new(
+            &config.base_url,
+            config.api_key.clone(),
+            config.http.clone(),
+        )
+        .expect("client builds");
         let server = VirtualSmsServer::new(api, config);
         let (server_io, client_io) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {
@@ -80,9 +94,19 @@ impl Harness {
             }
         });
         let recorder = Recorder::default();
-        let client = recorder.clone().serve(client_io).await.expect("MCP handshake");
+        let client = recorder
+            .clone()
+            .serve(client_io)
+            .await
+            .expect("MCP handshake");
         let tools = client.list_all_tools().await.expect("tools/list");
-        Self { fake, fake_handle, client, recorder, tools }
+        Self {
+            fake,
+            fake_handle,
+            client,
+            recorder,
+            tools,
+        }
     }
 
     pub fn tools(&self) -> &[Tool] {
@@ -90,7 +114,10 @@ impl Harness {
     }
 
     pub fn tool(&self, name: &str) -> &Tool {
-        self.tools.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no tool {name}"))
+        self.tools
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no tool {name}"))
     }
 
     /// Calls a tool and returns the raw result (protocol errors panic).
@@ -109,8 +136,16 @@ impl Harness {
     /// tool's `outputSchema`.
     pub async fn ok(&self, name: &str, args: Value) -> Value {
         let result = self.call(name, args).await;
-        assert_ne!(result.is_error, Some(true), "{name} failed: {}", text_of(&result));
-        let structured = result.structured_content.clone().unwrap_or_else(|| panic!("{name}: no structured content"));
+        assert_ne!(
+            result.is_error,
+            Some(true),
+            "{name} failed: {}",
+            text_of(&result)
+        );
+        let structured = result
+            .structured_content
+            .clone()
+            .unwrap_or_else(|| panic!("{name}: no structured content"));
         assert_valid(self.tool(name), &structured);
         structured
     }
@@ -118,8 +153,15 @@ impl Harness {
     /// Calls a tool that must fail with an `isError` result; returns its text.
     pub async fn err(&self, name: &str, args: Value) -> String {
         let result = self.call(name, args).await;
-        assert_eq!(result.is_error, Some(true), "{name} should fail: {result:?}");
-        assert!(result.structured_content.is_none(), "error results are text-only");
+        assert_eq!(
+            result.is_error,
+            Some(true),
+            "{name} should fail: {result:?}"
+        );
+        assert!(
+            result.structured_content.is_none(),
+            "error results are text-only"
+        );
         let text = text_of(&result);
         assert!(!text.contains(KEY), "API key leaked in error: {text}");
         text
@@ -136,7 +178,12 @@ impl Harness {
 
     /// Buys a telegram number in the US and returns its order id.
     pub async fn order(&self) -> String {
-        let order = self.ok("create_order", serde_json::json!({"service": "telegram", "country": "us"})).await;
+        let order = self
+            .ok(
+                "create_order",
+                serde_json::json!({"service": "telegram", "country": "us"}),
+            )
+            .await;
         order["order_id"].as_str().expect("order_id").to_owned()
     }
 }
@@ -153,25 +200,48 @@ pub fn text_of(result: &CallToolResult) -> String {
 /// Fails the test when `value` does not validate against `tool`'s output schema.
 pub fn assert_valid(tool: &Tool, value: &Value) {
     let schema = Value::Object(
-        tool.output_schema.as_ref().unwrap_or_else(|| panic!("{} has no outputSchema", tool.name)).as_ref().clone(),
+        tool.output_schema
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no outputSchema", tool.name))
+            .as_ref()
+            .clone(),
     );
-    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{}: bad schema: {e}", tool.name));
-    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-    assert!(errors.is_empty(), "{} output does not match its outputSchema: {errors:?}\n{value:#}", tool.name);
+    let validator = jsonschema::validator_for(&schema)
+        .unwrap_or_else(|e| panic!("{}: bad schema: {e}", tool.name));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} output does not match its outputSchema: {errors:?}\n{value:#}",
+        tool.name
+    );
 }
 
 /// Assertion on a recorded request's method, path and bearer header.
 pub fn assert_call(req: &RecordedRequest, method: &str, path: &str) {
     assert_eq!(req.method, method, "{req:?}");
     assert_eq!(req.path, format!("/api/v2{path}"), "{req:?}");
-    assert_eq!(req.header("authorization"), Some(format!("Bearer {KEY}").as_str()), "bearer header on {path}");
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str()),
+        "bearer header on {path}"
+    );
     let ua = req.header("user-agent").unwrap_or_default();
     assert!(ua.starts_with("virtualsms-mcp/"), "user-agent {ua:?}");
 }
 
 /// Query string as sorted `k=v` pairs, for order-independent comparison.
 pub fn query_pairs(req: &RecordedRequest) -> Vec<String> {
-    let mut pairs: Vec<String> = req.query.as_deref().unwrap_or("").split('&').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let mut pairs: Vec<String> = req
+        .query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     pairs.sort();
     pairs
 }
