@@ -99,7 +99,9 @@ pub struct Client {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    /// Built on first use: loading the system's TLS roots takes milliseconds that `initialize`
+    /// (and a client's start-up timeout) should not wait for.
+    http: std::sync::OnceLock<Result<reqwest::Client, String>>,
     base: Url,
     /// Swappable at run time: an x402 top-up may issue a key to a process that had none.
     key: RwLock<Option<ApiKey>>,
@@ -128,8 +130,6 @@ impl Client {
         key: Option<ApiKey>,
         settings: HttpSettings,
     ) -> Result<Self, ApiError> {
-        // reqwest is built without a default crypto provider (no aws-lc C build); use ring.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut base = Url::parse(base_url)
             .map_err(|e| ApiError::Setup(format!("base URL {base_url:?}: {e}")))?;
         if base.cannot_be_a_base() {
@@ -141,14 +141,9 @@ impl Client {
         if let Ok(mut segments) = base.path_segments_mut() {
             segments.pop_if_empty();
         }
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("virtualsms-mcp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.connect_timeout)
-            .build()
-            .map_err(|e| ApiError::Setup(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
-                http,
+                http: std::sync::OnceLock::new(),
                 base,
                 key: RwLock::new(key),
                 pacer: Pacer::new(settings.rate_limit_per_minute),
@@ -164,6 +159,22 @@ impl Client {
     /// Replaces the API key (after an x402 top-up issued one).
     pub fn set_key(&self, key: ApiKey) {
         *self.inner.key.write().unwrap_or_else(|p| p.into_inner()) = Some(key);
+    }
+
+    fn http(&self) -> Result<&reqwest::Client, ApiError> {
+        self.inner
+            .http
+            .get_or_init(|| {
+                // reqwest is built without a default crypto provider (no aws-lc C build): use ring.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::builder()
+                    .user_agent(concat!("virtualsms-mcp/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(self.inner.settings.connect_timeout)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| ApiError::Setup(e.clone()))
     }
 
     fn key(&self) -> Option<ApiKey> {
@@ -285,9 +296,16 @@ impl Client {
             .timeout
             .map(|t| t + self.inner.settings.long_poll_margin)
             .unwrap_or(self.inner.settings.request_timeout);
-        let mut request = self
-            .inner
-            .http
+        let http = match self.http() {
+            Ok(http) => http,
+            Err(e) => {
+                return Attempt::Failed {
+                    failure: TransportFailure::Connect,
+                    detail: e.to_string(),
+                }
+            }
+        };
+        let mut request = http
             .request(call.method.clone(), url.clone())
             .timeout(timeout);
         if let Some(key) = key {
