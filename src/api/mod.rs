@@ -161,6 +161,11 @@ impl Client {
         *self.inner.key.write().unwrap_or_else(|p| p.into_inner()) = Some(key);
     }
 
+    /// The API key in use now (an x402 top-up sends it as `x-api-key`).
+    pub fn current_key(&self) -> Option<ApiKey> {
+        self.key()
+    }
+
     fn http(&self) -> Result<&reqwest::Client, ApiError> {
         self.inner
             .http
@@ -250,7 +255,7 @@ impl Client {
             if status.is_success() {
                 return serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
                     status: status.as_u16(),
-                    detail: e.to_string(),
+                    detail: self.redact(&e.to_string()),
                     excerpt: self.excerpt(&body),
                 });
             }
@@ -301,7 +306,7 @@ impl Client {
             Err(e) => {
                 return Attempt::Failed {
                     failure: TransportFailure::Connect,
-                    detail: e.to_string(),
+                    detail: self.redact(&e.to_string()),
                 }
             }
         };
@@ -419,12 +424,13 @@ impl Client {
     /// A single-line, bounded, key-free excerpt of a body.
     fn excerpt(&self, body: &[u8]) -> String {
         let text = String::from_utf8_lossy(body);
-        let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Redact before cutting: a key cut in half at the boundary would escape the redaction.
+        let flat = self.redact(&text.split_whitespace().collect::<Vec<_>>().join(" "));
         let mut out: String = flat.chars().take(EXCERPT_CHARS).collect();
         if flat.chars().count() > EXCERPT_CHARS {
             out.push('…');
         }
-        self.redact(&out)
+        out
     }
 
     /// A transport error as text, with the key removed should any layer have echoed it.
