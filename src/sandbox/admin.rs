@@ -123,9 +123,10 @@ async fn faults(State(s): State<Arc<Shared>>, body: Bytes) -> Result<Json<Value>
         "delay" => Fault::Delay(Duration::from_millis(opt_u64(&obj, "delay_ms")?.unwrap_or(1000))),
         "drop_before" => Fault::DropBeforeProcessing,
         "drop_after" => Fault::DropAfterProcessing,
+        "echo" => Fault::EchoRequest { status: status_field(&obj, 500)? },
         other => {
             return Err(Problem::validation(format!(
-                "fault: unknown '{other}'; one of problem, html, empty, malformed_json, wrong_content_type, huge, delay, drop_before, drop_after"
+                "fault: unknown '{other}'; one of problem, html, empty, malformed_json, wrong_content_type, huge, delay, drop_before, drop_after, echo"
             )))
         }
     };

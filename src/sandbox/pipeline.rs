@@ -92,6 +92,7 @@ pub(crate) async fn pipeline(
             Fault::Delay(d) => tokio::time::sleep(d).await,
             Fault::DropBeforeProcessing => return hang_up(kill).await,
             Fault::DropAfterProcessing => drop_after = true,
+            Fault::EchoRequest { status } => return echo_request(status, &parts, &path),
             other => return fault_response(&other, &path),
         }
     }
@@ -258,10 +259,57 @@ fn fault_response(fault: &Fault, path: &str) -> Response {
             Body::from(huge_json(*bytes)),
         ),
         // Handled by the caller; kept total so a new variant cannot panic.
-        Fault::Delay(_) | Fault::DropBeforeProcessing | Fault::DropAfterProcessing => {
-            with(StatusCode::INTERNAL_SERVER_ERROR, None, Body::empty())
-        }
+        Fault::Delay(_)
+        | Fault::DropBeforeProcessing
+        | Fault::DropAfterProcessing
+        | Fault::EchoRequest { .. } => with(StatusCode::INTERNAL_SERVER_ERROR, None, Body::empty()),
     }
+}
+
+/// [`Fault::EchoRequest`]: the request line and every header (Authorization included) sent back.
+fn echo_request(status: u16, parts: &Parts, path: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or(path, |pq| pq.as_str())
+        .to_string();
+    let headers: serde_json::Map<String, serde_json::Value> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (n.as_str().to_string(), serde_json::Value::String(value))
+        })
+        .collect();
+    let lines: Vec<String> = headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {}", v.as_str().unwrap_or_default()))
+        .collect();
+    let echo = format!("{} {target} | {}", parts.method, lines.join(" | "));
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let (content_type, body) = if status.is_success() {
+        ("application/json", serde_json::Value::String(echo))
+    } else {
+        let body = serde_json::json!({
+            "type": format!("{}echo#{authorization}", super::problem::TYPE_BASE),
+            "title": authorization,
+            "status": status.as_u16(),
+            "detail": format!("Request echoed by the sandbox: {echo}"),
+            "instance": format!("{target}#{authorization}"),
+            "echo": headers,
+        });
+        ("application/problem+json", body)
+    };
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
 }
 
 /// A valid JSON array of exactly `bytes` bytes (`[]` at minimum): `[0,0,...,0   ]`.
