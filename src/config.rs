@@ -24,6 +24,13 @@ pub mod env {
     pub const MAX_ORDER_PRICE: &str = "VIRTUALSMS_MAX_ORDER_PRICE";
     pub const SPEND_LIMIT: &str = "VIRTUALSMS_SPEND_LIMIT";
     pub const READ_ONLY: &str = "VIRTUALSMS_READ_ONLY";
+    // x402 top-up (see crate::x402).
+    pub const WALLET_PRIVATE_KEY: &str = "VIRTUALSMS_WALLET_PRIVATE_KEY";
+    pub const WALLET_KEY_FILE: &str = "VIRTUALSMS_WALLET_KEY_FILE";
+    pub const X402_BASE_URL: &str = "VIRTUALSMS_X402_BASE_URL";
+    pub const X402_MAX_TOPUP_USD: &str = "VIRTUALSMS_X402_MAX_TOPUP_USD";
+    pub const X402_PAY_TO: &str = "VIRTUALSMS_X402_PAY_TO";
+    pub const CREDENTIALS_FILE: &str = "VIRTUALSMS_CREDENTIALS_FILE";
 }
 
 /// A VirtualSMS API key. `Debug` and `Display` are redacted; use [`ApiKey::expose`] only where
@@ -107,6 +114,8 @@ pub struct Config {
     pub sandbox_sms_delay: Duration,
     /// How often wait_for_sms reports progress (clients reset their tool timeout on each).
     pub progress_interval: Duration,
+    /// x402 self-funding: wallet, endpoint, caps, payee pin, credentials file.
+    pub x402: crate::x402::X402Config,
 }
 
 /// A variable that is set but cannot be used; the message names it.
@@ -169,6 +178,7 @@ impl Config {
                     .clamp(0.0, 3600.0),
             ),
             progress_interval: Duration::from_secs(5),
+            x402: crate::x402::X402Config::from_lookup(&get)?,
         })
     }
 }

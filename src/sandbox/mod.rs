@@ -18,8 +18,9 @@
 //!
 //! Everything is driven the same way from Rust ([`FakeApi`] methods) and over HTTP (`/admin`).
 //!
-//! TODO(x402): the x402 deposit flow (`/api/v1/x402/topup`, `/api/v1/x402/info`, 402 payment
-//! manifests and `X-PAYMENT` retries) is not faked yet; a separate issue adds it.
+//! The x402 deposit flow ([`x402`]: `/api/v1/x402/topup`, `/api/v1/x402/info`, 402 manifests,
+//! `X-PAYMENT` verified by recovering the signer, issued keys) is driven from Rust only, through
+//! [`FakeApi::x402`].
 
 pub mod catalog;
 
@@ -31,6 +32,7 @@ mod routes;
 mod sms;
 mod state;
 mod util;
+pub mod x402;
 
 #[cfg(test)]
 mod tests;
@@ -104,6 +106,12 @@ pub enum Fault {
     DropBeforeProcessing,
     /// Process the request fully (state changes, charges, idempotency record stored), then close the TCP connection without sending the response.
     DropAfterProcessing,
+    /// Echo the request back, Authorization header included, like a debugging proxy — for leak
+    /// tests. A 2xx status answers `application/json` with a JSON *string* of the echo (so it
+    /// cannot decode as the expected shape); any other status answers problem+json whose
+    /// `detail` carries the echo and whose `type`, `title` and `instance` carry the
+    /// Authorization value, plus an `echo` member with every header.
+    EchoRequest { status: u16 },
 }
 
 /// One `/api/v2` request as it arrived (recorded before any fault is applied).
@@ -254,6 +262,11 @@ impl FakeApi {
     pub fn open_long_polls(&self) -> usize {
         self.shared.open_long_polls()
     }
+
+    /// The x402 deposit flow: settled top-ups, its request log, tamper and outage switches.
+    pub fn x402(&self) -> &x402::FakeX402 {
+        &self.shared.x402
+    }
 }
 
 /// One HTTP/1 connection. Ends when hyper is done, when a handler pulls the kill switch, or at
@@ -293,6 +306,11 @@ impl FakeHandle {
     /// `http://127.0.0.1:PORT/api/v2`
     pub fn base_url(&self) -> String {
         format!("http://{}/api/v2", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/api/v1`: the x402 base URL (`/x402/topup`, `/x402/info`).
+    pub fn x402_base_url(&self) -> String {
+        format!("http://{}/api/v1", self.addr)
     }
 
     /// `http://127.0.0.1:PORT/admin`

@@ -55,8 +55,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v2/orders/{id}/confirm", post(confirm))
         .route("/api/v2/orders/{id}/extend", post(extend))
         .route("/api/v2/orders/{id}/release", post(release))
-        // TODO(x402): the x402 deposit flow (/api/v1/x402/topup, /api/v1/x402/info) goes here;
-        // tracked by a separate issue.
+        // The x402 deposit flow: /api/v1/x402/topup and /api/v1/x402/info.
+        .merge(super::x402::routes())
         .merge(admin::routes())
         .fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), pipeline))

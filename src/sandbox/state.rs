@@ -171,6 +171,8 @@ pub(crate) struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     idem: Mutex<HashMap<(String, String), IdemSlot>>,
     open_polls: AtomicUsize,
+    /// The x402 deposit flow's nonces, issued keys and test switches.
+    pub x402: super::x402::FakeX402,
 }
 
 impl Shared {
@@ -191,6 +193,7 @@ impl Shared {
             requests: Mutex::default(),
             idem: Mutex::default(),
             open_polls: AtomicUsize::new(0),
+            x402: Default::default(),
         }
     }
 
@@ -200,10 +203,13 @@ impl Shared {
 
     // ---- auth -------------------------------------------------------------------------------
 
-    /// Whether `key` is accepted: any non-empty key when no keys are configured.
+    /// Whether `key` is accepted: any non-empty key when no keys are configured; keys issued by
+    /// an x402 top-up always.
     pub fn key_valid(&self, key: &str) -> bool {
         !key.is_empty()
-            && (self.options.api_keys.is_empty() || self.options.api_keys.iter().any(|k| k == key))
+            && (self.options.api_keys.is_empty()
+                || self.options.api_keys.iter().any(|k| k == key)
+                || self.x402.is_issued(key))
     }
 
     pub fn ensure_account(&self, key: &str) {

@@ -22,6 +22,10 @@ pub enum ToolError {
     /// A spending rule refused the call before any money moved.
     #[error("{0}")]
     Refused(String),
+    /// An x402 top-up that failed for another reason than a refusal (see
+    /// [`crate::x402::TopUpError`]); the text says whether anything was signed and what next.
+    #[error("{0}")]
+    Payment(String),
     /// The client cancelled the call (it will not see this result).
     #[error("cancelled by the client")]
     Cancelled,
@@ -41,6 +45,7 @@ impl ToolError {
             Self::Api(e) => api_error_text(e),
             Self::InvalidInput { .. } => format!("{self}. Fix that argument and call again."),
             Self::Refused(reason) => format!("Refused, nothing was charged: {reason}"),
+            Self::Payment(text) => text.clone(),
             Self::Cancelled => "Cancelled by the client.".to_owned(),
         }
     }

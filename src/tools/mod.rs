@@ -1,7 +1,8 @@
 //! The MCP surface: the 18 VirtualSMS tools, the only code that knows rmcp.
 //!
 //! One file per tool group, each with its own `#[tool_router]`:
-//! [`catalog`] (5 discovery tools), [`account`] (4), [`orders`] (8), [`wait`] (wait_for_sms).
+//! [`catalog`] (5 discovery tools), [`account`] (4), [`orders`] (8), [`wait`] (wait_for_sms),
+//! and [`topup`] (topup_balance: a 19th tool, only when a wallet is configured).
 //! Each tool validates its input, makes one REST call through [`crate::api::Client`], and
 //! returns structured output, or a [`ToolError`] that [`errors`] turns into model-facing text.
 
@@ -10,6 +11,7 @@ pub mod catalog;
 pub mod errors;
 pub mod guard;
 pub mod orders;
+pub mod topup;
 pub mod wait;
 
 use std::collections::HashMap;
@@ -58,6 +60,8 @@ pub struct ServerState {
     pub budget: guard::Budget,
     /// The last SMS id wait_for_sms returned per order, so the next wait returns only newer ones.
     pub last_sms: Mutex<HashMap<String, String>>,
+    /// Pays x402 top-ups; `Some` only when a wallet is configured.
+    pub topup: Option<crate::x402::Funder>,
 }
 
 #[derive(Clone)]
@@ -72,6 +76,10 @@ impl VirtualSmsServer {
             + Self::account_router()
             + Self::orders_router()
             + Self::wait_router();
+        if config.x402.wallet.is_some() {
+            // Not annotated read-only, so the read-only filter below removes it too.
+            tool_router += Self::topup_router();
+        }
         if config.guard.read_only {
             // Read-only means every tool that is not annotated read-only is gone: not listed,
             // and an unknown tool if called anyway.
@@ -85,11 +93,23 @@ impl VirtualSmsServer {
                 tool_router.remove_route(&name);
             }
         }
+        // The display name goes in the top-level `title` too (MCP 2025-06-18+ clients read that
+        // first); older clients read `annotations.title`.
+        for route in tool_router.map.values_mut() {
+            if route.attr.title.is_none() {
+                route.attr.title = route
+                    .attr
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.title.clone());
+            }
+        }
         let state = ServerState {
             services: TtlCache::new(config.catalog_ttl),
             countries: TtlCache::new(config.catalog_ttl),
             budget: guard::Budget::new(&config.guard),
             last_sms: Mutex::default(),
+            topup: crate::x402::Funder::new(client.clone(), &config),
             client,
             config,
         };
@@ -113,6 +133,9 @@ impl VirtualSmsServer {
 impl ServerHandler for VirtualSmsServer {
     fn get_info(&self) -> ServerConfig {
         let mut instructions = INSTRUCTIONS.to_owned();
+        if self.tool_router.has_route("topup_balance") {
+            instructions.push_str(topup::INSTRUCTIONS);
+        }
         if self.state.config.sandbox {
             instructions.push_str(SANDBOX_INSTRUCTIONS);
         }
