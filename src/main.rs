@@ -20,7 +20,13 @@ Environment:
   VIRTUALSMS_SPEND_LIMIT        total USD this process may spend
   VIRTUALSMS_READ_ONLY=1        hide and refuse every tool that spends or changes anything
   VIRTUALSMS_SANDBOX_SMS_DELAY  seconds before a simulated SMS arrives with --sandbox [default: 5]
-  VIRTUALSMS_CATALOG_TTL_SECS   how long the service/country catalog is cached [default: 300]";
+  VIRTUALSMS_CATALOG_TTL_SECS   how long the service/country catalog is cached [default: 300]
+  VIRTUALSMS_WALLET_PRIVATE_KEY a Base wallet key (0x + 64 hex) for x402 top-ups (topup_balance)
+  VIRTUALSMS_WALLET_KEY_FILE    a file holding that key, instead of the variable
+  VIRTUALSMS_X402_MAX_TOPUP_USD cap per top-up and per process [default: 20]
+  VIRTUALSMS_X402_PAY_TO        pin the VirtualSMS Base wallet that top-ups may pay
+  VIRTUALSMS_X402_BASE_URL      x402 endpoint [default: https://virtualsms.io/api/v1]
+  VIRTUALSMS_CREDENTIALS_FILE   where a purchased API key is kept [default: ~/.config/virtualsms-mcp/credentials.json]";
 
 /// MCP stdio server for VirtualSMS: rent real-SIM numbers and receive SMS verification codes.
 ///
@@ -44,6 +50,29 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
     },
+    /// Top up the VirtualSMS balance with an x402 payment (USDC on Base) from the configured
+    /// wallet; prints the result as JSON. Without an API key, the issued key is saved to the
+    /// credentials file.
+    Topup {
+        /// USD to pay (2–10000, whole cents, at most VIRTUALSMS_X402_MAX_TOPUP_USD).
+        #[arg(long)]
+        amount: f64,
+    },
+    /// Print the tools of the default server (name, title, description, input and output
+    /// schemas, annotations) as JSON: what `tools.schema.json` holds.
+    Schema,
+    /// List the tools this configuration offers, one per line.
+    Tools,
+    /// Call one tool and print its structured result as JSON; exits 1 on an error result.
+    ///
+    /// Example: virtualsms-mcp --sandbox call find_cheapest '{"service": "telegram"}'
+    Call {
+        /// Tool name (see `virtualsms-mcp tools`).
+        tool: String,
+        /// Arguments as a JSON object.
+        #[arg(default_value = "{}")]
+        args: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,7 +84,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(&config.log_filter);
+    // The human commands stay quiet on stderr unless VIRTUALSMS_LOG asks for logs.
+    let human = matches!(
+        cli.command,
+        Some(Command::Schema | Command::Tools | Command::Call { .. })
+    );
+    if human && std::env::var_os(virtualsms_mcp::config::env::LOG).is_none() {
+        init_tracing("off");
+    } else {
+        init_tracing(&config.log_filter);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -83,6 +121,12 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
     config.sandbox = cli.sandbox;
     match cli.command {
         None => App::new(config).await?.serve_stdio().await?,
+        Some(Command::Topup { amount }) => virtualsms_mcp::x402::run_cli(config, amount).await?,
+        Some(Command::Schema) => virtualsms_mcp::cli::schema().await?,
+        Some(Command::Tools) => virtualsms_mcp::cli::tools(config).await?,
+        Some(Command::Call { tool, args }) => {
+            virtualsms_mcp::cli::call(config, &tool, &args).await?
+        }
         Some(Command::SandboxApi { port, host }) => {
             let fake = FakeApi::new(FakeOptions {
                 sms_delay: Some(config.sandbox_sms_delay),
