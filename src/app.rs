@@ -10,6 +10,9 @@ use crate::config::{ApiKey, Config};
 use crate::sandbox::{FakeApi, FakeHandle, FakeOptions};
 use crate::tools::VirtualSmsServer;
 
+/// The longest JSON-RPC line read from stdin.
+pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+
 /// The key the embedded sandbox accepts. A real key is never sent to the sandbox.
 pub const SANDBOX_API_KEY: &str = "sk_sandbox_not_a_real_key";
 
@@ -75,9 +78,14 @@ impl App {
 
     /// Serves MCP on stdin/stdout until the client closes stdin.
     pub async fn serve_stdio(self) -> Result<(), StartError> {
+        let (stdin, stdout) = rmcp::transport::io::stdio_pipes();
+        // rmcp buffers a line up to 16 MiB by default and keeps the buffer; no real request is
+        // near 4 MiB, so a bigger line is dropped before it can inflate memory.
+        let transport = rmcp::transport::async_rw::AsyncRwTransport::new_server(stdin, stdout)
+            .with_max_line_length(MAX_LINE_BYTES);
         let running = self
             .server
-            .serve(rmcp::transport::io::stdio_pipes())
+            .serve(transport)
             .await
             .map_err(|e| StartError::Session(e.to_string()))?;
         let reason = running.waiting().await;

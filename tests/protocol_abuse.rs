@@ -502,12 +502,10 @@ async fn wrong_argument_types_are_refused_by_name_or_value_without_an_api_call()
     finish(s, "wrong argument types").await;
 }
 
-/// Pinned for the lead: rmcp answers a `tools/call` whose `arguments` is not an object (or
-/// whose `name` is not a string) with `-32601 Method not found` and message "tools/call", and a
-/// wrong-typed argument with serde's message, which quotes the value but not the field name
-/// (`invalid type: string "fifty", expected u32`). Un-ignore once the server names the field.
+/// A `tools/call` whose `arguments` is not an object is invalid params (-32602) naming
+/// `arguments`, not "method not found"; a wrong-typed argument names its field (serde's own
+/// message quotes only the value).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "argument errors do not name the field yet (rmcp's deserialization messages)"]
 async fn argument_errors_name_the_field() {
     let mut s = server(NOWHERE).await;
     let response = s

@@ -331,3 +331,24 @@ async fn order_ids_stay_one_path_segment() {
         "percent-encoded, not /api/v2/me"
     );
 }
+
+#[tokio::test]
+async fn absurdly_long_ids_and_slugs_are_refused_by_name_before_any_request() {
+    let h = Harness::start().await;
+    let long = "x".repeat(129);
+    let text = h.err("cancel_order", json!({"order_id": long})).await;
+    assert!(
+        text.contains("`order_id`") && text.contains("129 characters"),
+        "{text}"
+    );
+    let text = h
+        .err("create_order", json!({"service": long, "country": "us"}))
+        .await;
+    assert!(text.contains("`service`"), "{text}");
+    let text = h.err("list_services", json!({"limit": "fifty"})).await;
+    assert!(
+        text.contains("`limit`") && text.contains("integer"),
+        "{text}"
+    );
+    assert!(h.requests().is_empty());
+}

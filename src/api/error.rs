@@ -85,6 +85,10 @@ pub enum ApiError {
     #[error("the response body exceeded {limit} bytes and was not read")]
     BodyTooLarge { limit: usize },
 
+    /// The request could not be built, so it was never sent (e.g. a URL too long for HTTP).
+    #[error("the request could not be sent as built (nothing was sent): {0}")]
+    Unsendable(String),
+
     /// The HTTP client could not be built (bad TLS setup, bad base URL).
     #[error("cannot set up the HTTP client: {0}")]
     Setup(String),

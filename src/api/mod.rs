@@ -34,6 +34,10 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const NO_STOCK: &str = "no-stock";
 /// How much of a non-JSON error body goes into an error message.
 const EXCERPT_CHARS: usize = 200;
+/// How much of a transport error's text goes into an error message.
+const DESCRIBE_CHARS: usize = 300;
+/// How much of a problem's title or detail goes into an error message.
+const PROBLEM_FIELD_CHARS: usize = 1000;
 
 /// Whether an endpoint needs the API key. Discovery endpoints answer without one, but still
 /// get the key when there is one (it may unlock account-specific prices).
@@ -122,6 +126,8 @@ enum Attempt {
     },
     /// The body exceeded `max_body_bytes`; it was not read to the end.
     TooLarge,
+    /// The request could not even be built (e.g. a URL too long for HTTP): nothing was sent.
+    Unsendable(String),
 }
 
 impl Client {
@@ -232,6 +238,7 @@ impl Client {
                     headers,
                     body,
                 } => (status, headers, body),
+                Attempt::Unsendable(detail) => return Err(ApiError::Unsendable(detail)),
                 Attempt::TooLarge => {
                     return Err(ApiError::BodyTooLarge {
                         limit: settings.max_body_bytes,
@@ -336,6 +343,8 @@ impl Client {
         }
         let mut response = match request.send().await {
             Ok(r) => r,
+            // Nothing went out, so nothing can have been charged, and a retry cannot help.
+            Err(e) if e.is_builder() => return Attempt::Unsendable(self.describe(&e)),
             Err(e) => {
                 return Attempt::Failed {
                     failure: classify(&e),
@@ -394,10 +403,10 @@ impl Client {
             .filter(|p| p.type_uri.is_some() || p.title.is_some() || p.detail.is_some())
             .map(|p| {
                 Box::new(Problem {
-                    type_uri: p.type_uri.map(|s| self.redact(&s)),
-                    title: p.title.map(|s| self.redact(&s)),
-                    detail: p.detail.map(|s| self.redact(&s)),
-                    instance: p.instance.map(|s| self.redact(&s)),
+                    type_uri: p.type_uri.map(|s| self.bounded(&s)),
+                    title: p.title.map(|s| self.bounded(&s)),
+                    detail: p.detail.map(|s| self.bounded(&s)),
+                    instance: p.instance.map(|s| self.bounded(&s)),
                 })
             });
         let excerpt = problem.is_none().then(|| {
@@ -442,7 +451,22 @@ impl Client {
             text.push_str(&s.to_string());
             source = s.source();
         }
-        self.redact(&text)
+        // Bounded: some errors quote the whole URL, which an argument can make huge.
+        let text = self.redact(&text);
+        match text.char_indices().nth(DESCRIBE_CHARS) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        }
+    }
+
+    /// Redacted, then cut to [`PROBLEM_FIELD_CHARS`]: a problem field is shown whole, but a
+    /// misbehaving server must not flood the model's context.
+    fn bounded(&self, text: &str) -> String {
+        let text = self.redact(text);
+        match text.char_indices().nth(PROBLEM_FIELD_CHARS) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        }
     }
 
     /// Removes the API key from text that came off the wire.

@@ -2,6 +2,8 @@
 //! `isError: true` that says what happened (HTTP status, problem type, detail) and what to do
 //! next. Every tool returns `Result<_, ToolError>`, so every failure goes through here.
 
+use std::borrow::Cow;
+
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 
@@ -16,7 +18,7 @@ pub enum ToolError {
     /// An argument is unusable; `field` names it.
     #[error("invalid argument `{field}`: {message}")]
     InvalidInput {
-        field: &'static str,
+        field: Cow<'static, str>,
         message: String,
     },
     /// A spending rule refused the call before any money moved.
@@ -32,9 +34,9 @@ pub enum ToolError {
 }
 
 impl ToolError {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Self::InvalidInput {
-            field,
+            field: field.into(),
             message: message.into(),
         }
     }
@@ -123,6 +125,10 @@ fn api_error_text(e: &ApiError) -> String {
         ApiError::BodyTooLarge { .. } => format!(
             "VirtualSMS sent an answer too large to read: {e}. Next step: ask for less (a \
              smaller `limit`, or a filter) and try again."
+        ),
+        ApiError::Unsendable(_) => format!(
+            "{e}. Nothing was charged. Next step: check the arguments — an id or name may be \
+             malformed or far too long."
         ),
         ApiError::Setup(_) => format!(
             "This server is misconfigured: {e}. Next step: fix the setting and restart the server."

@@ -7,6 +7,7 @@
 //! returns structured output, or a [`ToolError`] that [`errors`] turns into model-facing text.
 
 pub mod account;
+mod arguments;
 pub mod catalog;
 pub mod errors;
 pub mod guard;
@@ -18,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ContentBlock, Implementation, ServerCapabilities,
@@ -154,8 +156,18 @@ impl ServerHandler for VirtualSmsServer {
     ) -> Result<CallToolResponse, rmcp::ErrorData> {
         let name = request.name.clone();
         let started = std::time::Instant::now();
-        let context = ToolCallContext::new(self, request, context);
-        let mut response = self.tool_router.call(context).await;
+        let mismatch = self.tool_router.get(&name).and_then(|tool| {
+            let arguments = request.arguments.as_ref()?;
+            arguments::type_mismatch(&tool.input_schema, arguments)
+        });
+        let mut response = match mismatch {
+            Some(error) => error.into_call_tool_result(),
+            None => {
+                self.tool_router
+                    .call(ToolCallContext::new(self, request, context))
+                    .await
+            }
+        };
         tracing::info!(tool = %name, ms = started.elapsed().as_millis() as u64, "tool call done");
         if self.state.config.sandbox {
             if let Ok(CallToolResponse::Complete(result)) = &mut response {
@@ -163,6 +175,34 @@ impl ServerHandler for VirtualSmsServer {
             }
         }
         response
+    }
+
+    /// A known MCP method whose params did not parse (e.g. `tools/call` with `arguments: []`)
+    /// reaches here as a "custom" request: answer invalid params, naming the expected shape,
+    /// rather than "method not found".
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, rmcp::ErrorData> {
+        let method = request.method;
+        let shape = match method.as_str() {
+            "tools/call" => "params must be {\"name\": string, \"arguments\": object (optional)}",
+            "tools/list" | "initialize" | "ping" | "server/discover" | "logging/setLevel" => {
+                "its params are malformed"
+            }
+            _ => {
+                return Err(rmcp::ErrorData::new(
+                    rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                    method,
+                    None,
+                ))
+            }
+        };
+        Err(rmcp::ErrorData::invalid_params(
+            format!("{method}: {shape}"),
+            None,
+        ))
     }
 
     /// Logging notifications are deprecated in MCP; accept `logging/setLevel` as a no-op so
@@ -183,7 +223,21 @@ pub(crate) fn slug(field: &'static str, value: &str) -> Result<String, ToolError
     if v.is_empty() {
         return Err(ToolError::invalid(field, "must not be empty"));
     }
-    Ok(v)
+    not_too_long(field, v)
+}
+
+/// Real slugs and ids are short; a huge one is a mistake, and would only bloat the URL.
+const MAX_ID_CHARS: usize = 128;
+
+pub(crate) fn not_too_long(field: &'static str, value: String) -> Result<String, ToolError> {
+    let chars = value.chars().count();
+    if chars > MAX_ID_CHARS {
+        return Err(ToolError::invalid(
+            field,
+            format!("is {chars} characters long; at most {MAX_ID_CHARS} are allowed"),
+        ));
+    }
+    Ok(value)
 }
 
 /// An optional slug: blank counts as absent.
@@ -206,7 +260,7 @@ pub(crate) fn order_id(value: &str) -> Result<String, ToolError> {
             "must not be empty (create_order or list_orders give ids)",
         ));
     }
-    Ok(v.to_owned())
+    not_too_long("order_id", v.to_owned())
 }
 
 /// Checks an integer argument against its documented range, naming the field.

@@ -7,7 +7,7 @@ use rmcp::{tool, tool_router, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{in_range, order_id, slug, ToolError, VirtualSmsServer};
+use super::{in_range, opt_slug, order_id, slug, ToolError, VirtualSmsServer};
 use crate::api::model::{NewOrder, Order, Page};
 use crate::api::orders::OrderAction;
 use crate::api::ApiError;
@@ -224,11 +224,7 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<ListOrdersArgs>,
     ) -> Result<Json<Page<Order>>, ToolError> {
         let limit = in_range("limit", args.limit, 1, 100)?;
-        let status = args
-            .status
-            .as_deref()
-            .map(|s| s.trim().to_ascii_lowercase())
-            .filter(|s| !s.is_empty());
+        let status = opt_slug("status", args.status.as_deref())?;
         Ok(Json(
             self.state
                 .client

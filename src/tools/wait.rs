@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{in_range, order_id, ToolError, VirtualSmsServer};
+use super::{in_range, not_too_long, order_id, ToolError, VirtualSmsServer};
 use crate::api::model::{status, Sms};
 use crate::api::orders::MAX_LONG_POLL;
 
@@ -132,11 +132,14 @@ impl VirtualSmsServer {
         let id = order_id(&args.order_id)?;
         let timeout =
             Duration::from_secs(in_range("timeout_seconds", args.timeout_seconds, 5, 900)? as u64);
-        let since = args
+        let since = match args
             .since
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
-            .or_else(|| self.last_sms_id(&id));
+        {
+            Some(s) => Some(not_too_long("since", s)?),
+            None => self.last_sms_id(&id),
+        };
         let progress = Progress {
             token: meta.get_progress_token(),
             peer,
