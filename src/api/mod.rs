@@ -176,11 +176,7 @@ impl Client {
         self.inner
             .http
             .get_or_init(|| {
-                // reqwest is built without a default crypto provider (no aws-lc C build): use ring.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                reqwest::Client::builder()
-                    .user_agent(concat!("virtualsms-mcp/", env!("CARGO_PKG_VERSION")))
-                    .connect_timeout(self.inner.settings.connect_timeout)
+                http_client_builder(&self.inner.settings)
                     .build()
                     .map_err(|e| e.to_string())
             })
@@ -476,6 +472,16 @@ impl Client {
             _ => text.to_owned(),
         }
     }
+}
+
+/// The HTTP client setup every VirtualSMS call shares: TLS via ring, our User-Agent, the connect
+/// timeout. Callers add their own rules (the x402 client refuses redirects).
+pub(crate) fn http_client_builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
+    // reqwest is built without a default crypto provider (no aws-lc C build): use ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("virtualsms-mcp/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(settings.connect_timeout)
 }
 
 fn classify(e: &reqwest::Error) -> TransportFailure {

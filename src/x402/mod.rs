@@ -466,10 +466,7 @@ impl Funder {
         self.inner
             .http
             .get_or_init(|| {
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                reqwest::Client::builder()
-                    .user_agent(concat!("virtualsms-mcp/", env!("CARGO_PKG_VERSION")))
-                    .connect_timeout(self.inner.settings.connect_timeout)
+                crate::api::http_client_builder(&self.inner.settings)
                     // Never follow a redirect: it would carry X-PAYMENT to another URL.
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
