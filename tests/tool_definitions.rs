@@ -69,6 +69,11 @@ async fn the_eighteen_tools_are_listed_with_schemas_and_descriptions() {
                     .and_then(Value::as_str)
                     .is_some_and(|d| d.len() > 5);
                 assert!(described, "{name}.{field} has no description: {schema}");
+                // Strict function-calling schemas reject type lists; optional means omitted.
+                assert!(
+                    !schema["type"].is_array(),
+                    "{name}.{field} has a type list: {schema}"
+                );
             }
         }
     }

@@ -14,6 +14,7 @@ fn default_limit() -> u32 {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct ListTransactionsArgs {
     /// Page size, 1–100.
     #[serde(default = "default_limit")]

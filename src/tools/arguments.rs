@@ -26,6 +26,23 @@ fn fits(expected: &str, actual: &str) -> bool {
     expected == actual || (expected == "number" && actual == "integer")
 }
 
+/// Optional inputs are omitted, never sent as null: drop `"null"` from each property's type list
+/// (`["string", "null"]` → `"string"`), since strict function-calling schemas reject type arrays.
+/// Used as `#[schemars(transform = ...)]` on every tool's input struct.
+pub fn omit_not_null(schema: &mut schemars::Schema) {
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for property in properties.values_mut() {
+        if let Some(Value::Array(types)) = property.get_mut("type") {
+            types.retain(|t| t != "null");
+            if let [only] = types.as_slice() {
+                property["type"] = only.clone();
+            }
+        }
+    }
+}
+
 /// The first argument whose JSON type the schema does not allow, as an error naming it.
 pub fn type_mismatch(input_schema: &JsonObject, arguments: &JsonObject) -> Option<ToolError> {
     let properties = input_schema.get("properties")?.as_object()?;
@@ -33,6 +50,9 @@ pub fn type_mismatch(input_schema: &JsonObject, arguments: &JsonObject) -> Optio
         let Some(schema) = properties.get(field) else {
             continue;
         };
+        if value.is_null() {
+            continue; // an explicit null for an optional field still means "absent"
+        }
         let allowed: Vec<&str> = match schema.get("type") {
             Some(Value::String(t)) => vec![t.as_str()],
             Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
@@ -107,5 +127,26 @@ mod tests {
             type_mismatch(&schema, &obj(json!({"unknown": []}))).is_none(),
             "extra fields are decoding's business"
         );
+    }
+
+    #[test]
+    fn an_explicit_null_is_left_to_decoding() {
+        let schema = obj(json!({"properties": {"limit": {"type": "integer"}}}));
+        assert!(type_mismatch(&schema, &obj(json!({"limit": null}))).is_none());
+    }
+
+    #[test]
+    fn optional_inputs_lose_their_null_type() {
+        let mut schema = schemars::Schema::try_from(json!({"properties": {
+            "query": {"type": ["string", "null"]},
+            "either": {"type": ["string", "integer", "null"]},
+            "limit": {"type": "integer"}
+        }}))
+        .unwrap();
+        omit_not_null(&mut schema);
+        let props = &schema.as_value()["properties"];
+        assert_eq!(props["query"]["type"], "string");
+        assert_eq!(props["either"]["type"], json!(["string", "integer"]));
+        assert_eq!(props["limit"]["type"], "integer");
     }
 }

@@ -20,6 +20,7 @@ fn default_availability_limit() -> u32 {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct ListServicesArgs {
     /// Case-insensitive text to look for in the service id or name, e.g. "tele" or "google".
     pub query: Option<String>,
@@ -45,6 +46,7 @@ pub struct ServicesPage {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct ListCountriesArgs {
     /// Only countries that have numbers in stock now.
     #[serde(default)]
@@ -58,6 +60,7 @@ pub struct CountryList {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct FindCheapestArgs {
     /// Service slug, e.g. "telegram" (see list_services).
     pub service: String,
@@ -66,6 +69,7 @@ pub struct FindCheapestArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct CountryPricingArgs {
     /// Country ISO code, e.g. "us" (see list_countries).
     pub country: String,
@@ -85,6 +89,7 @@ pub struct CountryPricing {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct ServiceAvailabilityArgs {
     /// Service slug, e.g. "telegram".
     pub service: String,

@@ -16,6 +16,7 @@ use crate::api::ApiError;
 const MAX_RENTAL_HOURS: u32 = 720;
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct CreateOrderArgs {
     /// Service slug, e.g. "telegram" (see list_services).
     pub service: String,
@@ -28,12 +29,14 @@ pub struct CreateOrderArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct OrderIdArgs {
     /// The order id from create_order or list_orders, e.g. "ord_a1b2c3d4".
     pub order_id: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct ListOrdersArgs {
     /// Only orders in this state: waiting, received, confirmed, cancelled, expired, released.
     pub status: Option<String>,
@@ -50,6 +53,7 @@ fn default_limit() -> u32 {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct ExtendRentalArgs {
     /// The rental's order id.
     pub order_id: String,

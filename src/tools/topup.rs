@@ -16,6 +16,7 @@ pays USDC on Base from this server's wallet (capped by VIRTUALSMS_X402_MAX_TOPUP
 key it creates one and uses it from then on. It spends real money: top up only what the task needs.";
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct TopUpArgs {
     /// USD to add, 2–10000 in whole cents, and at most this server's cap
     /// (VIRTUALSMS_X402_MAX_TOPUP_USD, default 20, per top-up and per process).

@@ -28,6 +28,7 @@ fn default_timeout() -> u32 {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct WaitForSmsArgs {
     /// The order id from create_order.
     pub order_id: String,
