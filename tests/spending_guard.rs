@@ -84,12 +84,7 @@ async fn spend_limit_counts_charges_refunds_nothing_and_refuses_beyond() {
 #[tokio::test]
 async fn spend_limit_also_guards_rental_extensions() {
     let h = Harness::with(fake_options(), |c| c.guard.spend_limit = Some(1_000.0)).await;
-    let rental = h
-        .ok(
-            "create_order",
-            json!({"service": "whatsapp", "country": "us", "rental_hours": 4}),
-        )
-        .await;
+    let rental = h.rental(4).await;
     let left_after_order = rental["budget_left"].as_f64().unwrap();
     let extended = h
         .ok(

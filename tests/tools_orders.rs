@@ -47,12 +47,7 @@ async fn create_order_posts_the_order_and_says_what_to_do_next() {
 #[tokio::test]
 async fn create_order_rental_sends_rental_hours() {
     let h = Harness::start().await;
-    let order = h
-        .ok(
-            "create_order",
-            json!({"service": "whatsapp", "country": "us", "rental_hours": 24}),
-        )
-        .await;
+    let order = h.rental(24).await;
     assert_eq!(
         body(&h.last_request()),
         json!({"service": "whatsapp", "country": "us", "rental_hours": 24})
@@ -249,12 +244,7 @@ async fn anything_on_an_expired_order_is_410_with_advice() {
 #[tokio::test]
 async fn extend_and_release_a_rental() {
     let h = Harness::start().await;
-    let rental = h
-        .ok(
-            "create_order",
-            json!({"service": "whatsapp", "country": "us", "rental_hours": 4}),
-        )
-        .await;
+    let rental = h.rental(4).await;
     let id = rental["order_id"].as_str().unwrap();
     let charges = h.fake.charge_count();
 

@@ -78,12 +78,7 @@ async fn returns_the_code_as_soon_as_the_sms_arrives() {
 #[tokio::test]
 async fn the_next_wait_returns_only_newer_messages() {
     let h = Harness::start().await;
-    let rental = h
-        .ok(
-            "create_order",
-            json!({"service": "whatsapp", "country": "us", "rental_hours": 4}),
-        )
-        .await;
+    let rental = h.rental(4).await;
     let id = rental["order_id"].as_str().unwrap().to_owned();
     h.fake.deliver_sms(&id, Some("code 111111")).unwrap();
     let first = h

@@ -176,6 +176,15 @@ impl Harness {
         self.fake.requests().pop().expect("the fake saw a request")
     }
 
+    /// Rents a whatsapp number in the US for `hours` and returns the order.
+    pub async fn rental(&self, hours: u32) -> Value {
+        self.ok(
+            "create_order",
+            serde_json::json!({"service": "whatsapp", "country": "us", "rental_hours": hours}),
+        )
+        .await
+    }
+
     /// Buys a telegram number in the US and returns its order id.
     pub async fn order(&self) -> String {
         let order = self
