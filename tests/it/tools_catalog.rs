@@ -1,9 +1,8 @@
 //! The five discovery tools: each makes its one REST call (method, path, query, bearer header),
 //! filters and pages the catalog for the model, caches the big catalogs, and normalises slugs.
 
-mod common;
 
-use common::{assert_call, query_pairs, Harness};
+use crate::common::{assert_call, query_pairs, Harness};
 use serde_json::json;
 
 #[tokio::test]

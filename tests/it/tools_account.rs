@@ -1,9 +1,8 @@
 //! The four account tools: one authenticated GET each, the answer passed through as structured
 //! content, and list_transactions paging the ledger.
 
-mod common;
 
-use common::{assert_call, query_pairs, Harness};
+use crate::common::{assert_call, query_pairs, Harness};
 use serde_json::json;
 
 #[tokio::test]

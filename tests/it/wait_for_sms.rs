@@ -3,11 +3,10 @@
 //! ended, reports progress while waiting, caps rounds at 180 s, never returns the same message
 //! twice, and closes the in-flight long-poll when the client cancels.
 
-mod common;
 
 use std::time::Duration;
 
-use common::{query_pairs, Harness};
+use crate::common::{query_pairs, Harness};
 use rmcp::model::{CallToolRequestParams, ClientRequest, Request};
 use rmcp::service::PeerRequestOptions;
 use serde_json::json;

@@ -20,13 +20,12 @@
 //!   result or an error;
 //! - peak memory (`VmHWM`) stays under [`PEAK_RSS_LIMIT_KIB`] through all of it.
 
-mod rawio;
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use rawio::{binary, result_text, RawServer, NOWHERE};
+use crate::rawio::{binary, result_text, RawServer, NOWHERE};
 use serde_json::{json, Value};
 use virtualsms_mcp::sandbox::{FakeApi, FakeHandle, FakeOptions};
 
@@ -82,7 +81,7 @@ async fn provoke(server: &mut RawServer, line: &[u8]) -> Vec<Value> {
         .send(&json!({"jsonrpc": "2.0", "id": ping_id, "method": "ping"}))
         .await;
     let mut answers = Vec::new();
-    let deadline = Instant::now() + rawio::STEP;
+    let deadline = Instant::now() + crate::rawio::STEP;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let Some(msg) = server.try_next_message(left).await else {
@@ -254,7 +253,7 @@ async fn malformed_lines_and_wrong_shapes_never_end_the_session() {
         assert_eq!(response["error"]["code"], -32602, "{name:?}: {response}");
     }
     // A second `initialize` in the same session is answered, not fatal.
-    let again = s.request("initialize", rawio::initialize_params()).await;
+    let again = s.request("initialize", crate::rawio::initialize_params()).await;
     assert!(again.get("result").is_some() || again.get("error").is_some());
     s.assert_alive("all of the above").await;
     finish(s, "malformed lines").await;

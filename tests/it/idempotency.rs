@@ -2,11 +2,10 @@
 //! connection failed is retried only with that same key, and the fake's ledger shows exactly one
 //! order and one charge however the connection broke.
 
-mod common;
 
 use std::time::Duration;
 
-use common::{fake_options, Harness};
+use crate::common::{fake_options, Harness};
 use serde_json::json;
 use virtualsms_mcp::sandbox::Fault;
 

@@ -2,9 +2,8 @@
 //! them, each with a title, a description, documented inputs, an object outputSchema and the
 //! right annotations; the server's name, version and instructions.
 
-mod common;
 
-use common::Harness;
+use crate::common::Harness;
 use serde_json::Value;
 
 const TOOLS: [&str; 18] = [

@@ -12,14 +12,13 @@
 //! wait_for_sms only ever sees order ids the fake does not know, so it answers at once
 //! (404) instead of long-polling.
 
-mod common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{assert_valid, fake_options, Harness};
+use crate::common::{assert_valid, fake_options, Harness};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use rmcp::model::{CallToolRequestParams, ErrorCode};

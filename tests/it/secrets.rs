@@ -14,13 +14,11 @@
 //! `sk_live_`, and not any 8-character piece of that part (a key cut by a length limit); the
 //! echo must visibly reach the model as `[redacted]`, so the scan is not vacuous.
 
-mod common;
-mod rawio;
 
 use std::time::Duration;
 
-use common::{fake_options, Harness};
-use rawio::{binary, RawServer};
+use crate::common::{fake_options, Harness};
+use crate::rawio::{binary, RawServer};
 use rmcp::model::CallToolRequestParams;
 use serde_json::{json, Value};
 use virtualsms_mcp::config::ApiKey;

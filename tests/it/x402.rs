@@ -15,14 +15,13 @@
 //! - the private key, the signature and the `X-PAYMENT` value never appear in any output, and
 //!   an issued key appears only masked.
 
-mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use base64::Engine as _;
-use common::{fake_options, test_config, text_of, Harness, Recorder, KEY};
+use crate::common::{fake_options, test_config, text_of, Harness, Recorder, KEY};
 use rmcp::model::CallToolRequestParams;
 use rmcp::ServiceExt;
 use serde_json::{json, Value};
@@ -95,7 +94,7 @@ async fn topup_ok(h: &Harness, amount: f64) -> Value {
     let result = call(h, "topup_balance", json!({ "amount_usd": amount })).await;
     assert_ne!(result.is_error, Some(true), "{}", text_of(&result));
     let s = result.structured_content.expect("structured content");
-    common::assert_valid(h.tool("topup_balance"), &s);
+    crate::common::assert_valid(h.tool("topup_balance"), &s);
     s
 }
 
@@ -275,7 +274,7 @@ async fn with_a_key_that_key_is_topped_up() {
     }
     let balance = h.ok("get_balance", json!({})).await;
     assert_eq!(balance["balance"], 103.0);
-    common::assert_call(&h.last_request(), "GET", "/me/balance");
+    crate::common::assert_call(&h.last_request(), "GET", "/me/balance");
     for text in OUTPUTS.lock().unwrap().iter() {
         assert!(!text.contains(KEY), "the API key leaked: {text}");
     }

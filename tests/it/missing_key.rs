@@ -2,9 +2,8 @@
 //! tools work, and every other tool answers with an `isError` that says how to set the key —
 //! without sending the request at all.
 
-mod common;
 
-use common::{fake_options, Harness};
+use crate::common::{fake_options, Harness};
 use serde_json::json;
 
 #[tokio::test]

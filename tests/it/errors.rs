@@ -3,11 +3,10 @@
 //! error table, non-JSON bodies, and which failures are retried (5xx on GETs, 429 after
 //! Retry-After) and which are not (other 4xx, no-stock).
 
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{fake_options, Harness};
+use crate::common::{fake_options, Harness};
 use serde_json::json;
 use virtualsms_mcp::sandbox::Fault;
 

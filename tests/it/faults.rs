@@ -3,11 +3,10 @@
 //! session. For each: a clear `isError` (or a correct result), the server keeps serving, and the
 //! fake's ledger shows that nothing that may have charged was repeated without its key.
 
-mod common;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{fake_options, Harness};
+use crate::common::{fake_options, Harness};
 use serde_json::json;
 use virtualsms_mcp::sandbox::Fault;
 

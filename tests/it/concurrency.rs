@@ -2,11 +2,10 @@
 //! tools still answer promptly; SMS that arrive release exactly their waits with their codes;
 //! cancelling the others closes every held long-poll on the API side.
 
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{fake_options, Harness};
+use crate::common::{fake_options, Harness};
 use rmcp::model::{CallToolRequestParams, ClientRequest, Request, ServerResult};
 use rmcp::service::{PeerRequestOptions, RequestHandle};
 use rmcp::RoleClient;

@@ -2,9 +2,8 @@
 //! Idempotency-Key on every POST; the order state machine as the model sees it; max_price
 //! refusing before any money moves.
 
-mod common;
 
-use common::{assert_call, query_pairs, Harness};
+use crate::common::{assert_call, query_pairs, Harness};
 use serde_json::{json, Value};
 
 fn body(req: &virtualsms_mcp::sandbox::RecordedRequest) -> Value {
@@ -288,7 +287,7 @@ async fn insufficient_balance_and_no_stock_explain_the_way_out() {
     let h = Harness::with(
         virtualsms_mcp::sandbox::FakeOptions {
             starting_balance_cents: 1,
-            ..common::fake_options()
+            ..crate::common::fake_options()
         },
         |_| {},
     )
