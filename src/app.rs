@@ -1,14 +1,17 @@
-//! Wiring shared by the binary and the tests: builds the server from a [`Config`] (starting the
-//! embedded sandbox for `--sandbox`) and serves MCP over stdio.
+//! The one way a server is built, for the binary, the CLI commands and the tests alike: resolve
+//! the configuration (the embedded sandbox for `--sandbox`, a key saved by an earlier top-up),
+//! build the backend it points at, and the MCP server over it. [`App::serve_stdio`] serves MCP
+//! on stdin/stdout.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use rmcp::ServiceExt;
 
-use crate::api::{ApiError, Client};
-use crate::config::{ApiKey, Config};
+use crate::backends::ApiError;
+use crate::config::{ApiKey, ApiVersion, Config};
 use crate::sandbox::{FakeApi, FakeHandle, FakeOptions};
 use crate::tools::VirtualSmsServer;
+use crate::transport::KeySlot;
 
 /// The longest JSON-RPC line read from stdin.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -21,7 +24,7 @@ pub enum StartError {
     #[error("cannot start the embedded sandbox: {0}")]
     Sandbox(#[from] std::io::Error),
     #[error(transparent)]
-    Client(#[from] ApiError),
+    Backend(#[from] ApiError),
     #[error("MCP session failed to start: {0}")]
     Session(String),
 }
@@ -36,42 +39,23 @@ pub struct App {
 impl App {
     pub async fn new(mut config: Config) -> Result<Self, StartError> {
         let sandbox = if config.sandbox {
-            let fake = FakeApi::new(FakeOptions {
-                sms_delay: Some(config.sandbox_sms_delay),
-                api_keys: vec![SANDBOX_API_KEY.to_owned()],
-                ..FakeOptions::default()
-            });
-            let handle = fake
-                .spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-                .await?;
-            config.base_url = handle.base_url();
-            config.api_key = Some(ApiKey::new(SANDBOX_API_KEY));
-            tracing::info!(base_url = %config.base_url, "sandbox mode: simulated VirtualSMS, no real numbers or money");
-            config.x402.use_sandbox(handle.x402_base_url());
-            if config.x402.wallet.is_some() {
-                // With a wallet, the sandbox demonstrates self-funding: start without a key and
-                // let topup_balance issue one.
-                config.api_key = None;
-            }
-            Some(handle)
+            Some(start_sandbox(&mut config).await?)
         } else {
             // No VIRTUALSMS_API_KEY: use the key an earlier x402 top-up saved, if any.
             crate::x402::credentials::adopt_saved_key(&mut config);
             None
         };
-        let client = Client::new(
-            &config.base_url,
-            config.api_key.clone(),
-            config.http.clone(),
-        )?;
+        let key = KeySlot::new(config.api_key.clone());
+        let backend = crate::backends::build(&config, key.clone())?;
         tracing::info!(
             base_url = %config.base_url,
+            api = backend.name(),
             api_key = if config.api_key.is_some() { "set" } else { "not set" },
             read_only = config.guard.read_only,
             "virtualsms-mcp ready"
         );
         Ok(Self {
-            server: VirtualSmsServer::new(client, config),
+            server: VirtualSmsServer::new(backend, key, config),
             sandbox,
         })
     }
@@ -92,4 +76,30 @@ impl App {
         tracing::info!(?reason, "MCP session ended");
         Ok(())
     }
+}
+
+/// `--sandbox`: the embedded fake on a free loopback port, speaking v1 (what is live) unless
+/// `VIRTUALSMS_API_VERSION=v2` asks for the v2 dialect.
+async fn start_sandbox(config: &mut Config) -> Result<FakeHandle, StartError> {
+    let fake = FakeApi::new(FakeOptions {
+        sms_delay: Some(config.sandbox_sms_delay),
+        api_keys: vec![SANDBOX_API_KEY.to_owned()],
+        ..FakeOptions::default()
+    });
+    let handle = fake
+        .spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await?;
+    config.base_url = match config.api_version {
+        ApiVersion::V2 => handle.base_url(),
+        ApiVersion::V1 | ApiVersion::Auto => format!("http://{}/api/v1", handle.addr),
+    };
+    config.api_key = Some(ApiKey::new(SANDBOX_API_KEY));
+    tracing::info!(base_url = %config.base_url, "sandbox mode: simulated VirtualSMS, no real numbers or money");
+    config.x402.use_sandbox(handle.x402_base_url());
+    if config.x402.wallet.is_some() {
+        // With a wallet, the sandbox demonstrates self-funding: start without a key and let
+        // topup_balance issue one.
+        config.api_key = None;
+    }
+    Ok(handle)
 }

@@ -1,20 +1,25 @@
 //! Everything the server reads from the environment, parsed and validated once at start-up.
 //!
-//! The API key is wrapped in [`ApiKey`], whose `Debug` never shows it, so a stray `{:?}` in a
-//! log line cannot leak it.
+//! [`VARS`] is the one table of environment variables: `--help` is rendered from it and a test
+//! checks the README against it. The API key is wrapped in [`ApiKey`], whose `Debug` never shows
+//! it, so a stray `{:?}` in a log line cannot leak it.
 
 use std::fmt;
 use std::time::Duration;
 
-/// The public VirtualSMS REST v2 endpoint.
-pub const DEFAULT_BASE_URL: &str = "https://virtualsms.io/api/v2";
+/// The public VirtualSMS origin; the API version under it is found out on first use (`auto`).
+pub const DEFAULT_BASE_URL: &str = "https://virtualsms.io";
 /// Default `tracing` filter: rmcp logs every notification at `info`, which is noise.
 pub const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
 
-/// Environment variable names, in one place so docs, tests and packaging agree.
+/// Environment variable names, in one place so docs, tests and packaging agree. Each is
+/// described once, in [`VARS`].
 pub mod env {
     pub const API_KEY: &str = "VIRTUALSMS_API_KEY";
     pub const BASE_URL: &str = "VIRTUALSMS_BASE_URL";
+    pub const API_VERSION: &str = "VIRTUALSMS_API_VERSION";
+    pub const POLL_INTERVAL_SECS: &str = "VIRTUALSMS_POLL_INTERVAL_SECS";
+    pub const ENABLE_RELEASE: &str = "VIRTUALSMS_ENABLE_RELEASE";
     pub const LOG: &str = "VIRTUALSMS_LOG";
     pub const CATALOG_TTL_SECS: &str = "VIRTUALSMS_CATALOG_TTL_SECS";
     pub const TIMEOUT_SECS: &str = "VIRTUALSMS_TIMEOUT_SECS";
@@ -31,6 +36,80 @@ pub mod env {
     pub const X402_MAX_TOPUP_USD: &str = "VIRTUALSMS_X402_MAX_TOPUP_USD";
     pub const X402_PAY_TO: &str = "VIRTUALSMS_X402_PAY_TO";
     pub const CREDENTIALS_FILE: &str = "VIRTUALSMS_CREDENTIALS_FILE";
+}
+
+/// One environment variable: what it does and its default, as `--help` and the README show it.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub default: Option<&'static str>,
+}
+
+const fn var(name: &'static str, help: &'static str, default: Option<&'static str>) -> EnvVar {
+    EnvVar {
+        name,
+        help,
+        default,
+    }
+}
+
+/// Every variable the server reads, in the order `--help` lists them.
+pub const VARS: &[EnvVar] = &[
+    var(env::API_KEY, "your API key (https://virtualsms.io/dashboard); discovery tools work without it on v2", None),
+    var(env::BASE_URL, "the VirtualSMS origin, or a base URL ending in /api/v1 or /api/v2 (which fixes the version)", Some(DEFAULT_BASE_URL)),
+    var(env::API_VERSION, "auto (v2 if the origin serves it, else v1), v1 or v2", Some("auto")),
+    var(env::LOG, "log filter, always to stderr", Some(DEFAULT_LOG_FILTER)),
+    var(env::MAX_ORDER_PRICE, "refuse orders above this price (USD)", None),
+    var(env::SPEND_LIMIT, "total USD this process may spend", None),
+    var(env::READ_ONLY, "1: hide and refuse every tool that spends or changes anything", None),
+    var(env::TIMEOUT_SECS, "timeout of one API request, in seconds", Some("30")),
+    var(env::RATE_LIMIT, "API requests per minute this process allows itself (0: no pacing)", Some("60")),
+    var(env::MAX_RETRY_WAIT_SECS, "the longest Retry-After this server waits through on its own", Some("60")),
+    var(env::POLL_INTERVAL_SECS, "how often wait_for_sms polls on v1 (one poll serves every wait)", Some("5")),
+    var(env::ENABLE_RELEASE, "1: release_rental may end a v1 rental early with a pro-rated refund (terms unsettled)", None),
+    var(env::CATALOG_TTL_SECS, "how long the service/country catalog is cached", Some("300")),
+    var(env::SANDBOX_SMS_DELAY, "seconds before a simulated SMS arrives with --sandbox", Some("5")),
+    var(env::WALLET_PRIVATE_KEY, "a Base wallet key (0x + 64 hex) for x402 top-ups (topup_balance)", None),
+    var(env::WALLET_KEY_FILE, "a file holding that key, instead of the variable", None),
+    var(env::X402_MAX_TOPUP_USD, "cap per top-up and per process", Some("20")),
+    var(env::X402_PAY_TO, "pin the VirtualSMS wallet that top-ups may pay", None),
+    var(env::X402_BASE_URL, "x402 endpoint", Some("https://virtualsms.io/api/v1")),
+    var(env::CREDENTIALS_FILE, "where a purchased API key is kept", Some("~/.config/virtualsms-mcp/credentials.json")),
+];
+
+/// The `Environment:` section of `--help`, rendered from [`VARS`].
+pub fn env_help() -> String {
+    let width = VARS.iter().map(|v| v.name.len()).max().unwrap_or(0) + 2;
+    let mut out = String::from("Environment:\n");
+    for v in VARS {
+        out.push_str(&format!("  {:width$}{}", v.name, v.help));
+        if let Some(default) = v.default {
+            out.push_str(&format!(" [default: {default}]"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Which VirtualSMS REST API to speak (`VIRTUALSMS_API_VERSION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiVersion {
+    /// v2 if the origin serves it, else v1: found out on the first call.
+    #[default]
+    Auto,
+    V1,
+    V2,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::V1 => "v1",
+            Self::V2 => "v2",
+        }
+    }
 }
 
 /// A VirtualSMS API key. `Debug` and `Display` are redacted; use [`ApiKey::expose`] only where
@@ -101,8 +180,14 @@ pub struct SpendingGuard {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub api_key: Option<ApiKey>,
-    /// Without a trailing slash, e.g. `https://virtualsms.io/api/v2`.
+    /// Without a trailing slash: an origin (`https://virtualsms.io`) or a versioned base URL
+    /// (`https://virtualsms.io/api/v1`); see [`crate::backends::Target::resolve`].
     pub base_url: String,
+    pub api_version: ApiVersion,
+    /// How often wait_for_sms polls when the API has no long-poll (v1).
+    pub poll_interval: Duration,
+    /// release_rental may use v1's pro-rated early release (its refund terms are unsettled).
+    pub enable_release: bool,
     pub log_filter: String,
     /// How long list_services / list_countries reuse the catalog.
     pub catalog_ttl: Duration,
@@ -157,6 +242,23 @@ impl Config {
         if let Some(secs) = parse_number::<u64>(&get, env::MAX_RETRY_WAIT_SECS)? {
             http.max_retry_wait = Duration::from_secs(secs);
         }
+        let api_version = match get(env::API_VERSION)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("auto") => ApiVersion::Auto,
+            Some("v1" | "1") => ApiVersion::V1,
+            Some("v2" | "2") => ApiVersion::V2,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: env::API_VERSION,
+                    problem: format!("expected auto, v1 or v2, got {other:?}"),
+                })
+            }
+        };
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        // A base URL ending in /api/v1 while v2 is asked for is a start-up error.
+        crate::backends::Target::resolve(&base_url, api_version)?;
         let guard = SpendingGuard {
             max_order_price: parse_money(&get, env::MAX_ORDER_PRICE)?,
             spend_limit: parse_money(&get, env::SPEND_LIMIT)?,
@@ -164,7 +266,14 @@ impl Config {
         };
         Ok(Self {
             api_key: get(env::API_KEY).map(ApiKey::new),
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_url,
+            api_version,
+            poll_interval: Duration::from_secs_f64(
+                parse_number::<f64>(&get, env::POLL_INTERVAL_SECS)?
+                    .unwrap_or(5.0)
+                    .clamp(0.05, 300.0),
+            ),
+            enable_release: parse_flag(&get, env::ENABLE_RELEASE)?,
             log_filter: get(env::LOG).unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
             catalog_ttl: Duration::from_secs(
                 parse_number::<u64>(&get, env::CATALOG_TTL_SECS)?.unwrap_or(300),
@@ -275,6 +384,29 @@ mod tests {
         assert_eq!(err.name, env::READ_ONLY);
         let err = config(&[(env::BASE_URL, "virtualsms.io")]).unwrap_err();
         assert_eq!(err.name, env::BASE_URL);
+        let err = config(&[(env::API_VERSION, "v3")]).unwrap_err();
+        assert_eq!(err.name, env::API_VERSION);
+    }
+
+    #[test]
+    fn a_base_url_that_contradicts_the_version_is_a_start_up_error() {
+        let err = config(&[
+            (env::BASE_URL, "https://virtualsms.io/api/v1"),
+            (env::API_VERSION, "v2"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, env::API_VERSION);
+        let c = config(&[(env::BASE_URL, "https://virtualsms.io/api/v1")]).unwrap();
+        assert_eq!(c.api_version, ApiVersion::Auto, "the URL decides");
+    }
+
+    #[test]
+    fn help_lists_every_variable_with_its_default() {
+        let help = env_help();
+        for v in VARS {
+            assert!(help.contains(v.name), "{} missing from --help", v.name);
+        }
+        assert!(help.contains("[default: https://virtualsms.io]"), "{help}");
     }
 
     #[test]

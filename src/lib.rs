@@ -1,20 +1,26 @@
-//! `virtualsms-mcp`: an MCP stdio server that lets AI agents rent real-SIM phone numbers and
-//! receive SMS verification codes through the VirtualSMS REST API v2.
+//! `virtualsms-mcp`: an MCP server that lets AI agents rent real-SIM phone numbers and receive
+//! SMS verification codes through VirtualSMS (REST v1, what is live, or v2).
 //!
-//! Data flows one way: MCP request → [`tools`] → [`api`] → HTTP, and back.
-//! - [`config`]: everything read from the environment, validated once; secrets wrapped.
-//! - [`api`]: the REST v2 client — the only code that knows URLs, headers and status codes.
-//! - [`tools`]: the MCP surface — the only code that knows rmcp.
-//! - [`app`]: wiring shared by the binary and the tests.
+//! Data flows one way: MCP request → [`tools`] → [`backends`] → [`transport`] → HTTP, and back.
+//! - [`config`]: every environment variable in one table, read and validated once; secrets wrapped.
+//! - [`domain`]: the provider-neutral types the tools return (offers, orders, SMS, pages).
+//! - [`backends`]: the [`backends::Backend`] trait and one implementation per API, the only code
+//!   that knows URLs, headers, status codes and wire shapes.
+//! - [`transport`]: one HTTP send for every backend and x402 (bounded bodies, redaction, pacing,
+//!   retry rules).
+//! - [`tools`]: the MCP surface, the only code that knows rmcp.
+//! - [`app`]: builds the server from a configuration, for the binary, the CLI and the tests.
 //! - [`cli`]: `schema`, `tools` and `call` for humans, through an in-process MCP client.
-//! - [`x402`]: self-funding — an x402 top-up paid in USDC on Base from a configured wallet.
+//! - [`x402`]: self-funding — an x402 top-up paid in USDC from a configured wallet.
 //! - [`sandbox`]: a stateful fake of the VirtualSMS API, used by tests, `--sandbox` and
 //!   `sandbox-api`.
 
-pub mod api;
 pub mod app;
+pub mod backends;
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod sandbox;
 pub mod tools;
+pub mod transport;
 pub mod x402;

@@ -6,33 +6,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use virtualsms_mcp::app::App;
 use virtualsms_mcp::config::Config;
 use virtualsms_mcp::sandbox::{FakeApi, FakeOptions};
-
-const ENV_HELP: &str = "\
-Environment:
-  VIRTUALSMS_API_KEY            your API key (https://virtualsms.io/dashboard); discovery tools work without it
-  VIRTUALSMS_BASE_URL           REST v2 base URL [default: https://virtualsms.io/api/v2]
-  VIRTUALSMS_LOG                log filter, always to stderr [default: info,rmcp=warn]
-  VIRTUALSMS_MAX_ORDER_PRICE    refuse orders above this price (USD)
-  VIRTUALSMS_SPEND_LIMIT        total USD this process may spend
-  VIRTUALSMS_READ_ONLY=1        hide and refuse every tool that spends or changes anything
-  VIRTUALSMS_SANDBOX_SMS_DELAY  seconds before a simulated SMS arrives with --sandbox [default: 5]
-  VIRTUALSMS_CATALOG_TTL_SECS   how long the service/country catalog is cached [default: 300]
-  VIRTUALSMS_WALLET_PRIVATE_KEY a Base wallet key (0x + 64 hex) for x402 top-ups (topup_balance)
-  VIRTUALSMS_WALLET_KEY_FILE    a file holding that key, instead of the variable
-  VIRTUALSMS_X402_MAX_TOPUP_USD cap per top-up and per process [default: 20]
-  VIRTUALSMS_X402_PAY_TO        pin the VirtualSMS Base wallet that top-ups may pay
-  VIRTUALSMS_X402_BASE_URL      x402 endpoint [default: https://virtualsms.io/api/v1]
-  VIRTUALSMS_CREDENTIALS_FILE   where a purchased API key is kept [default: ~/.config/virtualsms-mcp/credentials.json]";
 
 /// MCP stdio server for VirtualSMS: rent real-SIM numbers and receive SMS verification codes.
 ///
 /// With no command, serves MCP over stdin/stdout (this is how MCP clients launch it).
 #[derive(Parser)]
-#[command(name = "virtualsms-mcp", version, after_help = ENV_HELP)]
+#[command(name = "virtualsms-mcp", version)]
 struct Cli {
     /// Serve against an embedded, simulated VirtualSMS: no API key, no real numbers, no money.
     #[arg(long, global = true)]
@@ -43,7 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the simulated VirtualSMS REST v2 API over HTTP (at /api/v2, control routes at /admin).
+    /// Serve the simulated VirtualSMS API over HTTP (REST v1 at /api/v1, v2 at /api/v2, control
+    /// routes at /admin).
     SandboxApi {
         #[arg(long, default_value_t = 8787)]
         port: u16,
@@ -76,7 +60,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `--help` lists the environment from the one table of variables.
+    let matches = Cli::command()
+        .after_help(virtualsms_mcp::config::env_help())
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -136,7 +127,7 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {host}:{port}"))?;
             let addr = listener.local_addr()?;
-            tracing::warn!("simulated VirtualSMS API at http://{addr}/api/v2 (admin: http://{addr}/admin); Ctrl-C stops it");
+            tracing::warn!("simulated VirtualSMS API at http://{addr}/api/v1 and http://{addr}/api/v2 (admin: http://{addr}/admin); Ctrl-C stops it");
             fake.serve(listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })

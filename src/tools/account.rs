@@ -1,4 +1,4 @@
-//! Account tools — get_balance, get_profile, get_stats, list_transactions (`/me`). Read-only;
+//! Account tools — get_balance, get_profile, get_stats, list_transactions. Read-only;
 //! they need the API key.
 
 use rmcp::handler::server::wrapper::Parameters;
@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{in_range, ToolError, VirtualSmsServer};
-use crate::api::model::{Balance, Page, Profile, Stats, Transaction};
+use crate::domain::{Balance, Page, Profile, Stats, Transaction};
 
 fn default_limit() -> u32 {
     20
@@ -29,19 +29,19 @@ impl VirtualSmsServer {
     /// The account balance (USD) available for orders.
     #[tool(annotations(title = "Balance", read_only_hint = true, open_world_hint = true))]
     pub async fn get_balance(&self) -> Result<Json<Balance>, ToolError> {
-        Ok(Json(self.state.client.get_balance().await?))
+        Ok(Json(self.state.backend.get_balance().await?))
     }
 
     /// The account profile: email, balance, plan.
     #[tool(annotations(title = "Profile", read_only_hint = true, open_world_hint = true))]
     pub async fn get_profile(&self) -> Result<Json<Profile>, ToolError> {
-        Ok(Json(self.state.client.get_profile().await?))
+        Ok(Json(self.state.backend.get_profile().await?))
     }
 
     /// Lifetime statistics: orders, spend and more.
     #[tool(annotations(title = "Statistics", read_only_hint = true, open_world_hint = true))]
     pub async fn get_stats(&self) -> Result<Json<Stats>, ToolError> {
-        Ok(Json(self.state.client.get_stats().await?))
+        Ok(Json(self.state.backend.get_stats().await?))
     }
 
     /// The balance ledger (charges, refunds, deposits), newest first, one page at a time.
@@ -53,8 +53,8 @@ impl VirtualSmsServer {
         let limit = in_range("limit", args.limit, 1, 100)?;
         Ok(Json(
             self.state
-                .client
-                .list_transactions(Some(limit), Some(args.offset))
+                .backend
+                .list_transactions(limit, args.offset)
                 .await?,
         ))
     }

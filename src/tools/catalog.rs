@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{in_range, opt_slug, slug, ToolError, VirtualSmsServer};
-use crate::api::model::{Country, CountryPrice, Offer, Service, ServicePrice};
+use crate::domain::{Country, CountryPrice, Offer, Service, ServicePrice};
 
 fn default_services_limit() -> u32 {
     50
@@ -43,6 +43,9 @@ pub struct ServicesPage {
     /// True when more matches follow this page (call again with a larger offset).
     pub has_more: bool,
     pub services: Vec<Service>,
+    /// Why the result may not be what was asked (e.g. this provider has no categories).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -86,6 +89,9 @@ pub struct CountryPricing {
     pub rental: bool,
     pub total: usize,
     pub prices: Vec<ServicePrice>,
+    /// What the provider could not say exactly (e.g. prices that are approximate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -144,12 +150,7 @@ impl VirtualSmsServer {
             .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty());
-        let client = &self.state.client;
-        let all = self
-            .state
-            .services
-            .get_or_fetch(|| client.list_services())
-            .await?;
+        let all = self.state.backend.list_services().await?;
         let matching: Vec<&Service> = all
             .iter()
             .filter(|s| matches(s, query.as_deref(), category))
@@ -161,12 +162,17 @@ impl VirtualSmsServer {
             .map(|s| (*s).clone())
             .collect();
         let has_more = (args.offset as usize).saturating_add(services.len()) < matching.len();
+        let note = (category.is_some() && all.iter().all(|s| s.category.is_none())).then(|| {
+            "This provider's catalog has no categories, so a category filter matches nothing;              search with `query` instead."
+                .to_owned()
+        });
         Ok(Json(ServicesPage {
             total: matching.len(),
             offset: args.offset,
             limit,
             has_more,
             services,
+            note,
         }))
     }
 
@@ -180,12 +186,7 @@ impl VirtualSmsServer {
         &self,
         Parameters(args): Parameters<ListCountriesArgs>,
     ) -> Result<Json<CountryList>, ToolError> {
-        let client = &self.state.client;
-        let all = self
-            .state
-            .countries
-            .get_or_fetch(|| client.list_countries())
-            .await?;
+        let all = self.state.backend.list_countries().await?;
         let countries: Vec<Country> = all
             .iter()
             .filter(|c| !args.in_stock_only || c.in_stock)
@@ -210,13 +211,12 @@ impl VirtualSmsServer {
     ) -> Result<Json<Offer>, ToolError> {
         let service = slug("service", &args.service)?;
         let country = opt_slug("country", args.country.as_deref())?;
-        let mut offer = self
-            .state
-            .client
-            .find_cheapest(&service, country.as_deref())
-            .await?;
-        offer.service.get_or_insert(service);
-        Ok(Json(offer))
+        Ok(Json(
+            self.state
+                .backend
+                .find_cheapest(&service, country.as_deref())
+                .await?,
+        ))
     }
 
     /// Prices and stock of every service in one country (or one service there); with
@@ -232,19 +232,17 @@ impl VirtualSmsServer {
     ) -> Result<Json<CountryPricing>, ToolError> {
         let country = slug("country", &args.country)?;
         let service = opt_slug("service", args.service.as_deref())?;
-        let mut prices = self
+        let listing = self
             .state
-            .client
-            .country_pricing(&country, args.rental)
+            .backend
+            .country_pricing(&country, service.as_deref(), args.rental)
             .await?;
-        if let Some(service) = &service {
-            prices.retain(|p| p.service.eq_ignore_ascii_case(service));
-        }
         Ok(Json(CountryPricing {
             country,
             rental: args.rental,
-            total: prices.len(),
-            prices,
+            total: listing.items.len(),
+            prices: listing.items,
+            note: listing.note,
         }))
     }
 
@@ -260,7 +258,7 @@ impl VirtualSmsServer {
     ) -> Result<Json<ServiceAvailability>, ToolError> {
         let service = slug("service", &args.service)?;
         let limit = in_range("limit", args.limit, 1, 500)?;
-        let mut countries = self.state.client.service_availability(&service).await?;
+        let mut countries = self.state.backend.service_availability(&service).await?;
         if args.in_stock_only {
             countries.retain(|c| c.stock > 0);
         }

@@ -7,7 +7,9 @@ use std::borrow::Cow;
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 
-use crate::api::{ApiError, TransportFailure};
+use std::time::Duration;
+
+use crate::backends::{ApiError, ErrorKind};
 use crate::config::env;
 
 /// Why a tool call did not produce its normal result.
@@ -70,16 +72,15 @@ fn api_error_text(e: &ApiError) -> String {
              Next step: create a key at https://virtualsms.io/dashboard (Developer → API keys), \
              set it as {key} in this MCP server's environment (for Claude Code: \
              `claude mcp add virtualsms -e {key}=<your key> -- npx -y virtualsms-mcp`) and \
-             restart the server. {DISCOVERY_TOOLS} work without a key; `virtualsms-mcp \
-             --sandbox` simulates every tool without a key or money.",
+             restart the server. On REST v2, {DISCOVERY_TOOLS} work without a key; \
+             `virtualsms-mcp --sandbox` simulates every tool without a key or money.",
             key = env::API_KEY
         ),
+        ApiError::Rule { kind, .. } => {
+            format!("{e}.\nNext step: {}", next_step(*kind, None))
+        }
         ApiError::Status {
-            status,
-            problem,
-            retry_after,
-            attempts,
-            ..
+            problem, attempts, ..
         } => {
             let mut text = format!("VirtualSMS API error: {e}");
             if let Some(instance) = problem.as_ref().and_then(|p| p.instance.as_deref()) {
@@ -89,30 +90,24 @@ fn api_error_text(e: &ApiError) -> String {
                 text.push_str(&format!(" — after {attempts} attempts"));
             }
             text.push_str(".\nNext step: ");
-            text.push_str(&next_step(*status, e.slug(), *retry_after));
+            text.push_str(&next_step(e.kind(), e.retry_after()));
             text
         }
-        ApiError::Transport {
-            failure,
-            outcome_unknown,
-            ..
-        } => {
+        ApiError::Transport { deduplicated, .. } => {
             let mut text = format!("{e}.\n");
-            if *outcome_unknown {
-                text.push_str(
-                    "The outcome is UNKNOWN: the request may have been processed (and charged). \
-                     Every attempt carried the same idempotency key, so it took effect at most \
-                     once. Next step: call list_orders (or get_order) to see whether it took \
-                     effect before trying again — do not blindly repeat it.",
-                );
-            } else if *failure == TransportFailure::Connect {
-                text.push_str(&format!(
-                    "Nothing was sent, so nothing changed. Next step: check the network and \
-                     {} (now pointing at the VirtualSMS API), then try again.",
-                    env::BASE_URL
-                ));
-            } else {
-                text.push_str("Next step: try again in a moment; reads are safe to repeat.");
+            match e.kind() {
+                ErrorKind::OutcomeUnknown => {
+                    text.push_str("The outcome is UNKNOWN: the request may have been processed (and charged). ");
+                    text.push_str(if *deduplicated {
+                        "Every attempt carried the same idempotency key, so it took effect at \
+                         most once. "
+                    } else {
+                        "It was sent once and not repeated (this API does not deduplicate \
+                         requests). "
+                    });
+                    text.push_str(&next_step(ErrorKind::OutcomeUnknown, None));
+                }
+                kind => text.push_str(&format!("Next step: {}", next_step(kind, None))),
             }
             text
         }
@@ -131,50 +126,52 @@ fn api_error_text(e: &ApiError) -> String {
              malformed or far too long."
         ),
         ApiError::Setup(_) => format!(
-            "This server is misconfigured: {e}. Next step: fix the setting and restart the server."
+            "This server is misconfigured: {e}. Nothing was sent. Next step: fix the setting and \
+             restart the server."
         ),
     }
 }
 
-/// The contract's error table, turned into advice.
-fn next_step(status: u16, slug: Option<&str>, retry_after: Option<std::time::Duration>) -> String {
-    let s = match (status, slug) {
-        (_, Some("validation")) | (400, None) => {
-            "fix the arguments the detail names and call again."
-        }
-        (_, Some("unauthorized")) | (401, _) | (403, _) => {
+/// The advice for each kind of failure, whatever the provider.
+fn next_step(kind: ErrorKind, retry_after: Option<Duration>) -> String {
+    let s = match kind {
+        ErrorKind::Invalid => "fix the arguments the detail names and call again.",
+        ErrorKind::MissingKey | ErrorKind::Unauthorized => {
             return format!(
                 "the API key was rejected. Check {} (create a fresh key at \
                  https://virtualsms.io/dashboard) and restart the server.",
                 env::API_KEY
             )
         }
-        (_, Some("insufficient-balance")) | (402, _) => {
+        ErrorKind::InsufficientBalance => {
             "top up at https://virtualsms.io/dashboard, or pick a cheaper country \
              (find_cheapest or service_availability list prices)."
         }
-        (_, Some("service-not-found")) => {
-            "call list_services with a `query` to find the service id."
-        }
-        (_, Some("country-not-found")) => {
-            "call list_countries to find the ISO code (e.g. `us`, `gb`)."
-        }
-        (_, Some("order-not-found")) | (404, _) => {
-            "call list_orders to see your orders and their ids."
-        }
-        (_, Some("order-already-confirmed")) => {
+        ErrorKind::ServiceNotFound => "call list_services with a `query` to find the service id.",
+        ErrorKind::CountryNotFound => "call list_countries to find the ISO code (e.g. `us`, `gb`).",
+        ErrorKind::OrderNotFound => "call list_orders to see your orders and their ids.",
+        ErrorKind::AlreadyConfirmed => {
             "the order is already confirmed and paid; there is nothing to swap or cancel."
         }
-        (_, Some("order-already-received")) => {
+        ErrorKind::AlreadyReceived => {
             "an SMS already arrived for this order: read it with get_order or wait_for_sms, then \
              confirm_order."
         }
-        (_, Some("no-sms-yet")) => "no SMS has arrived yet: call wait_for_sms first.",
-        (409, _) => "check the order's current status with get_order.",
-        (_, Some("order-expired")) | (410, _) => {
-            "this order's window has passed; create a new one with create_order."
+        ErrorKind::NoSmsYet => "no SMS has arrived yet: call wait_for_sms first.",
+        ErrorKind::Conflict => "check the order's current status with get_order.",
+        ErrorKind::Expired => "this order's window has passed; create a new one with create_order.",
+        ErrorKind::TooEarly => {
+            return match retry_after {
+                Some(d) => format!(
+                    "wait {} s, then call again (one call; no need to retry in a loop).",
+                    d.as_secs().max(1)
+                ),
+                None => "wait the time given above, then call again (one call; no need to retry \
+                         in a loop)."
+                    .to_owned(),
+            }
         }
-        (_, Some("rate-limited")) | (429, _) => {
+        ErrorKind::RateLimited => {
             let wait = retry_after.map_or("a minute".to_owned(), |d| {
                 format!("{} s", d.as_secs().max(1))
             });
@@ -182,12 +179,29 @@ fn next_step(status: u16, slug: Option<&str>, retry_after: Option<std::time::Dur
                 "VirtualSMS allows 60 requests per minute; wait {wait} before calling again."
             );
         }
-        (_, Some("no-stock")) => {
+        ErrorKind::NoStock => {
             "no number is in stock there. Call service_availability for this service to find \
              a country with stock, or try again later."
         }
-        (500..=599, _) => "VirtualSMS had a server-side problem. Try again in a minute.",
-        _ => "check the arguments; if they are right, try again later.",
+        ErrorKind::NotSupported => "use the tool or setting the message names instead.",
+        ErrorKind::OutcomeUnknown => {
+            "call list_orders (or get_order) to see whether it took effect before trying again — \
+             do not blindly repeat it."
+        }
+        ErrorKind::Transient => {
+            "VirtualSMS had a server-side or network problem. Try again in a minute; reads are \
+             safe to repeat."
+        }
+        ErrorKind::Unreachable => {
+            return format!(
+                "nothing was sent, so nothing changed. Check the network and {} (now pointing \
+                 at the VirtualSMS API), then try again.",
+                env::BASE_URL
+            )
+        }
+        ErrorKind::BadAnswer => "try again in a minute; if it persists, the API may have changed.",
+        ErrorKind::Setup => "fix the setting and restart the server.",
+        ErrorKind::Other => "check the arguments; if they are right, try again later.",
     };
     s.to_owned()
 }
@@ -195,12 +209,12 @@ fn next_step(status: u16, slug: Option<&str>, retry_after: Option<std::time::Dur
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Problem;
-    use std::time::Duration;
+    use crate::backends::{Problem, TransportFailure};
 
     fn status(code: u16, slug: &str) -> ApiError {
         ApiError::Status {
             status: code,
+            kind: crate::backends::virtualsms_v2::kind_of(code, Some(slug)),
             problem: Some(Box::new(Problem {
                 type_uri: Some(format!("https://virtualsms.io/errors/{slug}")),
                 title: Some("Title".into()),
@@ -242,6 +256,7 @@ mod tests {
             detail: "connection closed".into(),
             attempts: 4,
             outcome_unknown: true,
+            deduplicated: true,
         };
         let text = ToolError::Api(e).for_model();
         assert!(

@@ -3,8 +3,9 @@
 //! One file per tool group, each with its own `#[tool_router]`:
 //! [`catalog`] (5 discovery tools), [`account`] (4), [`orders`] (8), [`wait`] (wait_for_sms),
 //! and [`topup`] (topup_balance: a 19th tool, only when a wallet is configured).
-//! Each tool validates its input, makes one REST call through [`crate::api::Client`], and
-//! returns structured output, or a [`ToolError`] that [`errors`] turns into model-facing text.
+//! Each tool validates its input, calls the [`Backend`] (which speaks whichever API is
+//! configured), and returns the domain types as structured output, or a [`ToolError`] that
+//! [`errors`] turns into model-facing text. No tool knows a URL, a status code or a provider.
 
 pub mod account;
 mod arguments;
@@ -28,10 +29,9 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{tool_handler, RoleServer, ServerHandler};
 
-use crate::api::catalog::TtlCache;
-use crate::api::model::{Country, Service};
-use crate::api::Client;
+use crate::backends::Backend;
 use crate::config::Config;
+use crate::transport::KeySlot;
 
 pub use errors::ToolError;
 
@@ -55,10 +55,10 @@ pub const SANDBOX_NOTICE: &str =
 
 /// State shared by all tool calls of one server.
 pub struct ServerState {
-    pub client: Client,
+    pub backend: Arc<dyn Backend>,
+    /// The API key the backend sends (an x402 top-up may fill it).
+    pub key: KeySlot,
     pub config: Config,
-    pub services: TtlCache<Vec<Service>>,
-    pub countries: TtlCache<Vec<Country>>,
     pub budget: guard::Budget,
     /// The last SMS id wait_for_sms returned per order, so the next wait returns only newer ones.
     pub last_sms: Mutex<HashMap<String, String>>,
@@ -73,7 +73,9 @@ pub struct VirtualSmsServer {
 }
 
 impl VirtualSmsServer {
-    pub fn new(client: Client, config: Config) -> Self {
+    /// A server over `backend`; `key` is the slot the backend reads its key from (an x402 top-up
+    /// may fill it).
+    pub fn new(backend: Arc<dyn Backend>, key: KeySlot, config: Config) -> Self {
         let mut tool_router = Self::catalog_router()
             + Self::account_router()
             + Self::orders_router()
@@ -107,12 +109,11 @@ impl VirtualSmsServer {
             }
         }
         let state = ServerState {
-            services: TtlCache::new(config.catalog_ttl),
-            countries: TtlCache::new(config.catalog_ttl),
             budget: guard::Budget::new(&config.guard),
             last_sms: Mutex::default(),
-            topup: crate::x402::Funder::new(client.clone(), &config),
-            client,
+            topup: crate::x402::Funder::new(key.clone(), &config),
+            key,
+            backend,
             config,
         };
         Self {

@@ -7,10 +7,12 @@ use rmcp::{tool, tool_router, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use std::future::Future;
+
+use super::guard::Reservation;
 use super::{in_range, opt_slug, order_id, slug, ToolError, VirtualSmsServer};
-use crate::api::model::{NewOrder, Order, Page};
-use crate::api::orders::OrderAction;
-use crate::api::ApiError;
+use crate::backends::{ApiError, ErrorKind};
+use crate::domain::{NewOrder, Order, Page};
 
 /// The longest rental the tools accept, in hours (30 days).
 const MAX_RENTAL_HOURS: u32 = 720;
@@ -73,6 +75,29 @@ pub struct OrderResult {
     pub budget_left: Option<f64>,
 }
 
+/// A purchase made under the spending guard, its reservation not yet settled.
+struct Purchase {
+    order: Order,
+    /// The price checked against the guard, and its reservation (when a rule limits prices).
+    reserved: Option<(f64, Reservation)>,
+}
+
+impl Purchase {
+    /// What was charged: the answer's price, else the quote.
+    fn charged(&self) -> Option<f64> {
+        let (quote, _) = self.reserved.as_ref()?;
+        Some(self.order.price.unwrap_or(*quote))
+    }
+
+    /// Counts what was charged against the budget.
+    fn settle(self) -> Order {
+        if let Some((quote, reservation)) = self.reserved {
+            reservation.settle(self.order.price.unwrap_or(quote));
+        }
+        self.order
+    }
+}
+
 impl VirtualSmsServer {
     fn order_result(&self, order: Order, next_step: impl Into<String>) -> Json<OrderResult> {
         Json(OrderResult {
@@ -82,38 +107,73 @@ impl VirtualSmsServer {
         })
     }
 
-    /// The price an order would cost now: the cheapest offer in that country, or for a rental
-    /// the smallest rental option that covers `rental_hours`.
-    async fn quote(
+    /// Spends under the guard: when any rule limits the price, `quote` first and reserve it
+    /// (refusing before any request when it breaks a rule), then `buy`. The reservation is
+    /// released when `buy` surely failed and kept when its outcome is unknown (it may have
+    /// been charged).
+    async fn guarded_buy(
         &self,
-        service: &str,
-        country: &str,
-        rental_hours: Option<u32>,
-    ) -> Result<f64, ToolError> {
-        let client = &self.state.client;
-        let Some(hours) = rental_hours else {
-            return Ok(client.find_cheapest(service, Some(country)).await?.price);
+        max_price: Option<f64>,
+        quote: impl Future<Output = Result<f64, ApiError>>,
+        buy: impl Future<Output = Result<Order, ApiError>>,
+    ) -> Result<Purchase, ToolError> {
+        let budget = &self.state.budget;
+        let reserved = if budget.limits_price(max_price) {
+            let quote = quote.await?;
+            Some((quote, budget.reserve(quote, max_price)?))
+        } else {
+            None
         };
-        let prices = client.country_pricing(country, true).await?;
-        prices
-            .iter()
-            .filter(|p| p.service.eq_ignore_ascii_case(service))
-            .flat_map(|p| p.rental_options.iter().flatten())
-            .filter(|o| o.hours >= hours)
-            .min_by_key(|o| o.hours)
-            .map(|o| o.price)
-            .ok_or_else(|| {
-                ToolError::Refused(format!(
-                    "no rental of {hours} h or more for {service} in {country} is listed \
-                     (country_pricing with rental: true shows the options), so its price cannot \
-                     be checked against the spending limits."
-                ))
-            })
+        match buy.await {
+            Ok(order) => Ok(Purchase { order, reserved }),
+            Err(e) => {
+                if e.kind() == ErrorKind::OutcomeUnknown {
+                    if let Some((_, reservation)) = reserved {
+                        reservation.keep();
+                    }
+                }
+                Err(e.into())
+            }
+        }
     }
 
-    async fn lifecycle(&self, args: OrderIdArgs, action: OrderAction) -> Result<Order, ToolError> {
-        let id = order_id(&args.order_id)?;
-        Ok(self.state.client.order_action(&id, action).await?)
+    /// The price moved above a ceiling between the quote and the order: undo it (a full
+    /// refund) rather than keep a purchase the caller's limits forbid.
+    async fn undo_overpriced(&self, order: &Order, charged: f64, refusal: ToolError) -> ToolError {
+        match self.state.backend.cancel_order(&order.order_id).await {
+            Ok(_) => ToolError::Refused(format!(
+                "the price rose to ${charged:.2} while ordering; order {} was cancelled and \
+                 refunded. {}",
+                order.order_id,
+                refusal.for_model()
+            )),
+            Err(e) => ToolError::Refused(format!(
+                "the price rose to ${charged:.2} while ordering, and cancelling order {} failed \
+                 ({e}). Call cancel_order on it for a full refund.",
+                order.order_id
+            )),
+        }
+    }
+
+    /// What to tell the model after a purchase.
+    fn after_purchase(&self, order: &Order) -> String {
+        let mut next = format!(
+            "Enter {} on the site that sends the code, then call wait_for_sms with order_id \"{}\".",
+            order.phone_number.as_deref().unwrap_or("the phone number"),
+            order.order_id
+        );
+        match self.state.backend.capabilities().cancel_cooldown {
+            Some(wait) if order.rental_hours.is_none() => next.push_str(&format!(
+                " No SMS after a few minutes? From {} s after the purchase, swap_order gives a \
+                 new number for free and cancel_order refunds in full (before an SMS arrives).",
+                wait.as_secs()
+            )),
+            _ => next.push_str(
+                " No SMS after a few minutes? swap_order gives a new number for free; \
+                 cancel_order refunds in full before an SMS arrives.",
+            ),
+        }
+        next
     }
 }
 
@@ -146,68 +206,30 @@ impl VirtualSmsServer {
                 ));
             }
         }
-        let budget = &self.state.budget;
-        let reservation = if budget.limits_price(args.max_price) {
-            let quote = self.quote(&service, &country, rental_hours).await?;
-            Some((quote, budget.reserve(quote, args.max_price)?))
-        } else {
-            None
-        };
         let request = NewOrder {
             service: &service,
             country: &country,
             rental_hours,
         };
-        let order = match self.state.client.create_order(&request).await {
-            Ok(order) => order,
-            Err(
-                e @ ApiError::Transport {
-                    outcome_unknown: true,
-                    ..
-                },
-            ) => {
-                // It may have been charged: keep it counted against the budget.
-                if let Some((_, r)) = reservation {
-                    r.keep();
-                }
-                return Err(e.into());
+        let backend = &self.state.backend;
+        let purchase = self
+            .guarded_buy(
+                args.max_price,
+                backend.quote(&request),
+                backend.create_order(&request),
+            )
+            .await?;
+        if let Some(charged) = purchase.charged() {
+            if let Err(refusal) = self.state.budget.check_price(charged, args.max_price) {
+                // Released, not settled: the undo refunds it.
+                drop(purchase.reserved);
+                return Err(self
+                    .undo_overpriced(&purchase.order, charged, refusal)
+                    .await);
             }
-            Err(e) => return Err(e.into()),
-        };
-        if let Some((quote, reservation)) = reservation {
-            let charged = order.price.unwrap_or(quote);
-            // The price moved between the quote and the order: undo it (a full refund), rather
-            // than keep a purchase the caller's limits forbid.
-            if let Err(refusal) = budget.check_price(charged, args.max_price) {
-                drop(reservation);
-                let undo = self
-                    .state
-                    .client
-                    .order_action(&order.order_id, OrderAction::Cancel)
-                    .await;
-                return Err(match undo {
-                    Ok(_) => ToolError::Refused(format!(
-                        "the price rose to ${charged:.2} while ordering; order {} was cancelled \
-                         and refunded. {}",
-                        order.order_id,
-                        refusal.for_model()
-                    )),
-                    Err(e) => ToolError::Refused(format!(
-                        "the price rose to ${charged:.2} while ordering, and cancelling order {} \
-                         failed ({e}). Call cancel_order on it for a full refund.",
-                        order.order_id
-                    )),
-                });
-            }
-            reservation.settle(charged);
         }
-        let next = format!(
-            "Enter {} on the site that sends the code, then call wait_for_sms with order_id \"{}\". \
-             No SMS after a few minutes? swap_order gives a new number for free; cancel_order \
-             refunds in full before an SMS arrives.",
-            order.phone_number.as_deref().unwrap_or("the phone number"),
-            order.order_id
-        );
+        let order = purchase.settle();
+        let next = self.after_purchase(&order);
         Ok(self.order_result(order, next))
     }
 
@@ -218,7 +240,7 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<OrderIdArgs>,
     ) -> Result<Json<Order>, ToolError> {
         let id = order_id(&args.order_id)?;
-        Ok(Json(self.state.client.get_order(&id).await?))
+        Ok(Json(self.state.backend.get_order(&id).await?))
     }
 
     /// Your orders, newest first, optionally only those in one state.
@@ -231,8 +253,8 @@ impl VirtualSmsServer {
         let status = opt_slug("status", args.status.as_deref())?;
         Ok(Json(
             self.state
-                .client
-                .list_orders(status.as_deref(), Some(limit), Some(args.offset))
+                .backend
+                .list_orders(status.as_deref(), limit, args.offset)
                 .await?,
         ))
     }
@@ -249,11 +271,21 @@ impl VirtualSmsServer {
         &self,
         Parameters(args): Parameters<OrderIdArgs>,
     ) -> Result<Json<OrderResult>, ToolError> {
-        let order = self.lifecycle(args, OrderAction::Swap).await?;
-        let next = format!(
-            "Enter the new number {} on the site, then call wait_for_sms again.",
+        let id = order_id(&args.order_id)?;
+        let order = self.state.backend.swap_order(&id).await?;
+        let mut next = format!(
+            "Enter the new number {} on the site, then call wait_for_sms",
             order.phone_number.as_deref().unwrap_or("")
         );
+        if order.order_id == id {
+            next.push_str(" again.");
+        } else {
+            next.push_str(&format!(
+                " with the NEW order_id \"{}\" (the swap replaced order {id}; use the new id \
+                 from now on).",
+                order.order_id
+            ));
+        }
         Ok(self.order_result(order, next))
     }
 
@@ -269,7 +301,8 @@ impl VirtualSmsServer {
         &self,
         Parameters(args): Parameters<OrderIdArgs>,
     ) -> Result<Json<OrderResult>, ToolError> {
-        let order = self.lifecycle(args, OrderAction::Cancel).await?;
+        let id = order_id(&args.order_id)?;
+        let order = self.state.backend.cancel_order(&id).await?;
         let next = match order.refunded {
             Some(r) => format!("Cancelled; ${r:.2} went back to the balance."),
             None => "Cancelled; the price went back to the balance.".to_owned(),
@@ -289,8 +322,18 @@ impl VirtualSmsServer {
         &self,
         Parameters(args): Parameters<OrderIdArgs>,
     ) -> Result<Json<OrderResult>, ToolError> {
-        let order = self.lifecycle(args, OrderAction::Confirm).await?;
-        Ok(self.order_result(order, "Done: the order is confirmed and final."))
+        let id = order_id(&args.order_id)?;
+        let order = self.state.backend.confirm_order(&id).await?;
+        let next = if self.state.backend.capabilities().confirm {
+            "Done: the order is confirmed and final.".to_owned()
+        } else {
+            format!(
+                "Nothing to confirm: {} finalizes orders on its own when the SMS arrives; no \
+                 charge was made by this call. Cancelling is no longer possible after an SMS.",
+                self.state.backend.name()
+            )
+        };
+        Ok(self.order_result(order, next))
     }
 
     /// Keep a rented number longer (CHARGES YOUR BALANCE for the extra hours).
@@ -307,39 +350,15 @@ impl VirtualSmsServer {
     ) -> Result<Json<OrderResult>, ToolError> {
         let id = order_id(&args.order_id)?;
         let hours = in_range("hours", args.hours, 1, MAX_RENTAL_HOURS)?;
-        let budget = &self.state.budget;
-        let reservation = if budget.limits_price(None) {
-            let rental = self.state.client.get_order(&id).await?;
-            let (Some(service), Some(country)) = (rental.service, rental.country) else {
-                return Err(ToolError::Refused(format!(
-                    "order {id} does not say its service and country, so the extension's price \
-                     cannot be checked against the spending limits."
-                )));
-            };
-            let quote = self.quote(&service, &country, Some(hours)).await?;
-            Some((quote, budget.reserve(quote, None)?))
-        } else {
-            None
-        };
-        let order = match self.state.client.extend_rental(&id, hours).await {
-            Ok(order) => order,
-            Err(e) => {
-                if let (
-                    ApiError::Transport {
-                        outcome_unknown: true,
-                        ..
-                    },
-                    Some((_, r)),
-                ) = (&e, reservation)
-                {
-                    r.keep();
-                }
-                return Err(e.into());
-            }
-        };
-        if let Some((quote, r)) = reservation {
-            r.settle(order.price.unwrap_or(quote));
-        }
+        let backend = &self.state.backend;
+        let order = self
+            .guarded_buy(
+                None,
+                backend.quote_extension(&id, hours),
+                backend.extend_rental(&id, hours),
+            )
+            .await?
+            .settle();
         let next = format!(
             "Extended by {hours} h{}.",
             order
@@ -363,7 +382,12 @@ impl VirtualSmsServer {
         &self,
         Parameters(args): Parameters<OrderIdArgs>,
     ) -> Result<Json<OrderResult>, ToolError> {
-        let order = self.lifecycle(args, OrderAction::Release).await?;
-        Ok(self.order_result(order, "Released: the number is no longer yours."))
+        let id = order_id(&args.order_id)?;
+        let order = self.state.backend.release_rental(&id).await?;
+        let next = match order.refunded {
+            Some(r) if r > 0.0 => format!("Released; ${r:.2} went back to the balance."),
+            _ => "Released: the number is no longer yours.".to_owned(),
+        };
+        Ok(self.order_result(order, next))
     }
 }

@@ -1,5 +1,6 @@
-//! wait_for_sms: long-polls `GET /orders/{id}/sms` in rounds of at most 180 s until a message
-//! newer than the last one returned arrives, the order ends, or the caller's timeout passes.
+//! wait_for_sms: waits in rounds of at most 180 s (a long-poll on v2, the shared poller on v1:
+//! see [`crate::backends::Backend::wait_sms`]) until a message newer than the last one returned
+//! arrives, the order ends, or the caller's timeout passes.
 //!
 //! While it waits it sends a progress notification every few seconds when the client asked for
 //! progress (clients reset their own tool timeout on each one), and it races every round against
@@ -16,8 +17,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{in_range, not_too_long, order_id, ToolError, VirtualSmsServer};
-use crate::api::model::{status, Sms};
-use crate::api::orders::MAX_LONG_POLL;
+use crate::domain::{status, Sms};
+
+/// The longest one round of waiting is asked to last.
+const MAX_ROUND: Duration = Duration::from_secs(180);
 
 /// A round that comes back this fast with nothing new is not a real long-poll; pause before the
 /// next one so a server that ignores `timeout` is not hammered.
@@ -159,8 +162,8 @@ impl VirtualSmsServer {
             let answer = {
                 let poll =
                     self.state
-                        .client
-                        .poll_sms(&id, since.as_deref(), remaining.min(MAX_LONG_POLL));
+                        .backend
+                        .wait_sms(&id, since.as_deref(), remaining.min(MAX_ROUND));
                 tokio::pin!(poll);
                 let every = self.state.config.progress_interval;
                 let mut ticker = tokio::time::interval_at(Instant::now() + every, every);
@@ -180,22 +183,26 @@ impl VirtualSmsServer {
             let fresh = newer_than(&answer.messages, since.as_deref());
             if let Some(newest) = fresh.last().cloned() {
                 self.remember_sms(&id, &newest.id);
+                let mut next_step = "Enter the code on the site. When it worked, call \
+                                     confirm_order; if it was rejected, a rental can \
+                                     wait_for_sms again for a new code."
+                    .to_owned();
+                if let Some(note) = &answer.note {
+                    next_step = format!("{note} {next_step}");
+                }
                 return Ok(Json(WaitResult {
                     order_id: id,
                     outcome: WaitOutcome::Received,
                     status: answer.status,
                     timed_out: false,
                     code: newest.code.clone().or(answer.code),
-                    text: Some(newest.text.clone()),
+                    text: Some(newest.text.clone()).filter(|t| !t.is_empty()),
                     sender: newest.sender.clone(),
                     received_at: newest.received_at.clone(),
                     message_id: Some(newest.id.clone()),
                     messages: answer.messages,
                     waited_seconds: started.elapsed().as_secs(),
-                    next_step:
-                        "Enter the code on the site. When it worked, call confirm_order; if \
-                                it was rejected, a rental can wait_for_sms again for a new code."
-                            .to_owned(),
+                    next_step,
                 }));
             }
             if status::is_terminal(&answer.status) {

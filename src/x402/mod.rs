@@ -13,7 +13,7 @@
 //!    never retried: a signed authorization is a bearer instrument for its value until
 //!    `validBefore`, and a lost answer means the outcome is unknown, not that it failed;
 //! 6. on 200, write the issued `api_key` to the credentials file ([`credentials`]) BEFORE it is
-//!    used or reported, then hand it to the REST client ([`Client::set_key`]).
+//!    used or reported, then hand it to the REST client ([`KeySlot::set`]).
 //!
 //! Secrets: the private key lives in [`eip3009::Wallet`] (redacted `Debug`); the signature and
 //! the `X-PAYMENT` value exist only in [`PaymentHeader`] (redacted `Debug`) and on the wire, and
@@ -37,8 +37,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::Client;
 use crate::config::{env, ApiKey, Config, ConfigError, HttpSettings};
+use crate::transport::KeySlot;
 use eip3009::{Address, Authorization, Domain, SignatureBytes, Wallet};
 use manifest::{usd, Expected};
 
@@ -286,7 +286,7 @@ pub struct Funder {
 }
 
 struct Inner {
-    client: Client,
+    key: KeySlot,
     wallet: Wallet,
     config: X402Config,
     settings: HttpSettings,
@@ -415,11 +415,11 @@ fn excerpt(body: &[u8]) -> String {
 
 impl Funder {
     /// A funder when `config` has a wallet; `None` otherwise (then there is no top-up tool).
-    pub fn new(client: Client, config: &Config) -> Option<Self> {
+    pub fn new(key: KeySlot, config: &Config) -> Option<Self> {
         let wallet = config.x402.wallet.clone()?;
         Some(Self {
             inner: Arc::new(Inner {
-                client,
+                key,
                 wallet,
                 config: config.x402.clone(),
                 settings: config.http.clone(),
@@ -466,7 +466,7 @@ impl Funder {
         self.inner
             .http
             .get_or_init(|| {
-                crate::api::http_client_builder(&self.inner.settings)
+                crate::transport::http_client_builder(&self.inner.settings)
                     // Never follow a redirect: it would carry X-PAYMENT to another URL.
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
@@ -640,7 +640,7 @@ impl Funder {
         let http = self
             .http()
             .map_err(|e| TopUpError::Failed(format!("cannot set up HTTP: {e}")))?;
-        let api_key = self.inner.client.current_key();
+        let api_key = self.inner.key.get();
         let key_text = api_key
             .as_ref()
             .map(|k| k.expose().to_owned())
@@ -824,7 +824,7 @@ impl Funder {
         };
         let save = credentials::save(&credentials_file, saved);
         // Only now is the key used.
-        self.inner.client.set_key(ApiKey::new(new_key.clone()));
+        self.inner.key.set(ApiKey::new(new_key.clone()));
         if let Err(e) = save {
             tracing::error!(api_key = %masked, credentials = %credentials_file.display(), error = %e, "x402: the purchased API key could not be saved");
             return Err(TopUpError::AfterPayment(format!(

@@ -12,7 +12,6 @@
 //! wait_for_sms only ever sees order ids the fake does not know, so it answers at once
 //! (404) instead of long-polling.
 
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,7 +2,6 @@
 //! tools still answer promptly; SMS that arrive release exactly their waits with their codes;
 //! cancelling the others closes every held long-poll on the API side.
 
-
 use std::time::{Duration, Instant};
 
 use crate::common::{fake_options, Harness};

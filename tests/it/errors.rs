@@ -3,7 +3,6 @@
 //! error table, non-JSON bodies, and which failures are retried (5xx on GETs, 429 after
 //! Retry-After) and which are not (other 4xx, no-stock).
 
-
 use std::time::{Duration, Instant};
 
 use crate::common::{fake_options, Harness};

@@ -3,7 +3,6 @@
 //! session. For each: a clear `isError` (or a correct result), the server keeps serving, and the
 //! fake's ledger shows that nothing that may have charged was repeated without its key.
 
-
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::common::{fake_options, Harness};

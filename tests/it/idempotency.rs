@@ -2,7 +2,6 @@
 //! connection failed is retried only with that same key, and the fake's ledger shows exactly one
 //! order and one charge however the connection broke.
 
-
 use std::time::Duration;
 
 use crate::common::{fake_options, Harness};

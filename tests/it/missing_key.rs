@@ -2,7 +2,6 @@
 //! tools work, and every other tool answers with an `isError` that says how to set the key —
 //! without sending the request at all.
 
-
 use crate::common::{fake_options, Harness};
 use serde_json::json;
 

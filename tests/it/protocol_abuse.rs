@@ -20,7 +20,6 @@
 //!   result or an error;
 //! - peak memory (`VmHWM`) stays under [`PEAK_RSS_LIMIT_KIB`] through all of it.
 
-
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -253,7 +252,9 @@ async fn malformed_lines_and_wrong_shapes_never_end_the_session() {
         assert_eq!(response["error"]["code"], -32602, "{name:?}: {response}");
     }
     // A second `initialize` in the same session is answered, not fatal.
-    let again = s.request("initialize", crate::rawio::initialize_params()).await;
+    let again = s
+        .request("initialize", crate::rawio::initialize_params())
+        .await;
     assert!(again.get("result").is_some() || again.get("error").is_some());
     s.assert_alive("all of the above").await;
     finish(s, "malformed lines").await;

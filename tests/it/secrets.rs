@@ -14,7 +14,6 @@
 //! `sk_live_`, and not any 8-character piece of that part (a key cut by a length limit); the
 //! echo must visibly reach the model as `[redacted]`, so the scan is not vacuous.
 
-
 use std::time::Duration;
 
 use crate::common::{fake_options, Harness};

@@ -2,7 +2,6 @@
 //! what this process spends in total (results show what is left), VIRTUALSMS_READ_ONLY hides
 //! and refuses every tool that spends or changes anything. Refusals happen before money moves.
 
-
 use crate::common::{fake_options, Harness};
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;

@@ -2,7 +2,6 @@
 //! them, each with a title, a description, documented inputs, an object outputSchema and the
 //! right annotations; the server's name, version and instructions.
 
-
 use crate::common::Harness;
 use serde_json::Value;
 

@@ -1,7 +1,6 @@
 //! The four account tools: one authenticated GET each, the answer passed through as structured
 //! content, and list_transactions paging the ledger.
 
-
 use crate::common::{assert_call, query_pairs, Harness};
 use serde_json::json;
 

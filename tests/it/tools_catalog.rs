@@ -1,7 +1,6 @@
 //! The five discovery tools: each makes its one REST call (method, path, query, bearer header),
 //! filters and pages the catalog for the model, caches the big catalogs, and normalises slugs.
 
-
 use crate::common::{assert_call, query_pairs, Harness};
 use serde_json::json;
 

@@ -2,7 +2,6 @@
 //! Idempotency-Key on every POST; the order state machine as the model sees it; max_price
 //! refusing before any money moves.
 
-
 use crate::common::{assert_call, query_pairs, Harness};
 use serde_json::{json, Value};
 

@@ -3,7 +3,6 @@
 //! ended, reports progress while waiting, caps rounds at 180 s, never returns the same message
 //! twice, and closes the in-flight long-poll when the client cancels.
 
-
 use std::time::Duration;
 
 use crate::common::{query_pairs, Harness};

@@ -15,13 +15,12 @@
 //! - the private key, the signature and the `X-PAYMENT` value never appear in any output, and
 //!   an issued key appears only masked.
 
-
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use base64::Engine as _;
 use crate::common::{fake_options, test_config, text_of, Harness, Recorder, KEY};
+use base64::Engine as _;
 use rmcp::model::CallToolRequestParams;
 use rmcp::ServiceExt;
 use serde_json::{json, Value};
@@ -462,11 +461,7 @@ async fn the_key_is_saved_before_first_use_and_picked_up_at_the_next_start() {
     config.x402.credentials_file = Some(path.clone());
     let app = App::new(config).await.expect("app starts");
     assert_eq!(
-        app.server
-            .state()
-            .client
-            .current_key()
-            .map(|k| k.expose().to_owned()),
+        app.server.state().key.get().map(|k| k.expose().to_owned()),
         Some(issued.clone())
     );
     let (server_io, client_io) = tokio::io::duplex(1 << 20);

@@ -12,10 +12,9 @@ use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressNotificationPar
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::Value;
-use virtualsms_mcp::api::Client;
+use virtualsms_mcp::app::App;
 use virtualsms_mcp::config::{ApiKey, Config};
 use virtualsms_mcp::sandbox::{FakeApi, FakeHandle, FakeOptions, RecordedRequest};
-use virtualsms_mcp::tools::VirtualSmsServer;
 
 /// The API key the tests configure; it must never appear in anything the server says.
 pub const KEY: &str = "sk_live_TESTKEY_9f8e7d6c5b4a";
@@ -64,6 +63,9 @@ pub fn test_config(base_url: &str) -> Config {
     config.http.rate_limit_per_minute = 0;
     config.http.request_timeout = Duration::from_secs(5);
     config.progress_interval = Duration::from_millis(200);
+    config.poll_interval = Duration::from_millis(100);
+    // Never pick up a key saved on this machine by a real top-up.
+    config.x402.credentials_file = None;
     config
 }
 
@@ -80,13 +82,8 @@ impl Harness {
             .expect("fake API starts");
         let mut config = test_config(&fake_handle.base_url());
         edit(&mut config);
-        let api = Client::new(
-            &config.base_url,
-            config.api_key.clone(),
-            config.http.clone(),
-        )
-        .expect("client builds");
-        let server = VirtualSmsServer::new(api, config);
+        // The same path as the binary and the CLI.
+        let server = App::new(config).await.expect("server builds").server;
         let (server_io, client_io) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {
             if let Ok(running) = server.serve(server_io).await {

@@ -1,18 +1,23 @@
-//! Request and response types of the REST v2 API, as the contract
-//! (`shared/api/virtualsms-rest-v2.md`) describes them.
+//! The provider-neutral vocabulary the tools speak: services, countries, offers, orders, SMS,
+//! balances, pages. Every backend translates its own API into these types; the tools return them
+//! (they derive `Serialize` and `JsonSchema`, and optional fields are skipped when absent so the
+//! output matches its schema).
 //!
-//! Deserialization is lenient where the live service may differ from the contract: unknown
-//! fields are ignored, money is accepted as a number or a decimal string, and open-ended objects
-//! (`/me`, `/me/stats`) keep their extra fields. The types double as MCP output types, so they
-//! also derive `Serialize` and `JsonSchema`; optional fields are skipped when absent so the
-//! output matches its schema.
+//! Conventions: services are the provider's service ids (VirtualSMS v2 slugs such as `telegram`,
+//! v1 codes such as `tg`), countries ISO 3166-1 alpha-2 in lower case, money in USD as `f64`,
+//! times RFC 3339 strings, phone numbers E.164 with `+`.
+//!
+//! The REST v2 API (`../shared/api/virtualsms-rest-v2.md`) answers in exactly these shapes, so
+//! the types also `Deserialize` leniently: unknown fields are ignored, money is accepted as a
+//! number or a decimal string, and open-ended objects (`/me`, `/me/stats`) keep their extra
+//! fields.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-/// Order states (the contract's state machine). Kept as strings on the wire so a new state
-/// from the live service does not break decoding.
+/// Order states as the tools report them, on every backend. Kept as strings so a new state from
+/// a live service does not break decoding.
 pub mod status {
     pub const CREATED: &str = "created";
     pub const WAITING: &str = "waiting";
@@ -235,6 +240,10 @@ pub struct Order {
         skip_serializing_if = "Option::is_none"
     )]
     pub refunded: Option<f64>,
+    /// What the provider's API could not say in the fields above (e.g. a rental whose SMS texts
+    /// are not retrievable, an id that changed on swap, how a lost answer was reconciled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The answer of one long-poll round of `GET /orders/{id}/sms`.
@@ -247,6 +256,9 @@ pub struct SmsPoll {
     pub messages: Vec<Sms>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// What the provider could not say (e.g. rental SMS texts that are not retrievable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A page of a list endpoint **(assumed shape)**: `{data, limit, offset, total, has_more}`.
@@ -265,7 +277,8 @@ pub struct Page<T> {
     pub has_more: Option<bool>,
 }
 
-/// Body of `POST /orders`.
+/// What to buy: an activation, or a rental of `rental_hours` (also the body of v2's
+/// `POST /orders`).
 #[derive(Debug, Clone, Serialize)]
 pub struct NewOrder<'a> {
     pub service: &'a str,

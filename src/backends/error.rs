@@ -1,14 +1,17 @@
-//! [`ApiError`]: every way a VirtualSMS call can fail, keeping what a human or a model needs to
-//! act on it (HTTP status, RFC 7807 problem type, detail, `Retry-After`, a body excerpt).
+//! [`ApiError`]: every way a backend call can fail, keeping what a human or a model needs to act
+//! on it (HTTP status, the provider's problem type and detail, `Retry-After`, a body excerpt),
+//! and [`ErrorKind`]: what it means, classified by the backend that understands the HTTP, so the
+//! tools word their advice from the kind and never from status codes or a provider's slugs.
 //!
-//! Nothing in here ever holds the API key: the client redacts it from any text it copies from
-//! the wire before building an error.
+//! Nothing in here ever holds the API key: the transport redacts it from any text it copies from
+//! the wire before an error is built.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
-/// An RFC 7807 problem document, as VirtualSMS sends it with `application/problem+json`.
+/// What an error answer said: an RFC 7807 problem document (VirtualSMS v2), or for APIs without
+/// one the message of their error body in `detail`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Problem {
     /// e.g. `https://virtualsms.io/errors/insufficient-balance`
@@ -42,6 +45,50 @@ pub enum TransportFailure {
     Interrupted,
 }
 
+/// What a failure means for the caller, whatever the provider. Each backend classifies its own
+/// answers into these; the tools turn each into advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No API key is configured.
+    MissingKey,
+    /// The key was rejected.
+    Unauthorized,
+    /// The balance is too low for this purchase.
+    InsufficientBalance,
+    ServiceNotFound,
+    CountryNotFound,
+    OrderNotFound,
+    /// Nothing to buy there now.
+    NoStock,
+    /// The action is not possible yet (a cooldown); `retry_after` says how long.
+    TooEarly,
+    RateLimited,
+    /// The order is already confirmed (final).
+    AlreadyConfirmed,
+    /// An SMS already arrived, so the action no longer applies.
+    AlreadyReceived,
+    /// Confirming before any SMS arrived.
+    NoSmsYet,
+    /// The order's state does not allow the action (cancelled, completed, outside a window).
+    Conflict,
+    Expired,
+    /// The arguments are wrong.
+    Invalid,
+    /// This provider does not offer the action.
+    NotSupported,
+    /// A request that may have changed something got no usable answer.
+    OutcomeUnknown,
+    /// A server-side or network problem that may pass.
+    Transient,
+    /// Nothing could be sent (no connection).
+    Unreachable,
+    /// An answer that is not what the API should send (not the expected JSON, too large).
+    BadAnswer,
+    /// This server is misconfigured.
+    Setup,
+    Other,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// This call needs an API key and none is configured.
@@ -52,6 +99,8 @@ pub enum ApiError {
     #[error("HTTP {status}{}", problem_suffix(.problem.as_deref(), .excerpt.as_deref()))]
     Status {
         status: u16,
+        /// What it means, as the backend classified it.
+        kind: ErrorKind,
         /// Parsed when the body was problem JSON (boxed: keeps `Result<_, ApiError>` small).
         problem: Option<Box<Problem>>,
         /// A short, single-line excerpt of a body that was not problem JSON (HTML, text, empty).
@@ -69,9 +118,16 @@ pub enum ApiError {
         detail: String,
         attempts: u32,
         /// True for a POST whose outcome is unknown: it may have been processed (and charged).
-        /// Every attempt carried the same idempotency key, so it was charged at most once.
         outcome_unknown: bool,
+        /// True when every attempt carried the same idempotency key that the API honours, so it
+        /// took effect at most once; false when it was sent once and never repeated.
+        deduplicated: bool,
     },
+
+    /// The backend concluded without (another) request: a cooldown not yet over, an action the
+    /// provider does not offer, a name that resolves to no service, a reconciled purchase.
+    #[error("{message}")]
+    Rule { kind: ErrorKind, message: String },
 
     /// A 2xx answer whose body was not the JSON this call expects.
     #[error("HTTP {status} with a body that is not the expected JSON ({detail}); body starts: {excerpt:?}")]
@@ -95,6 +151,42 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A refusal or conclusion of the backend's own, without an HTTP answer to quote.
+    pub fn rule(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self::Rule {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// What the failure means, whatever the provider.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::MissingApiKey => ErrorKind::MissingKey,
+            Self::Status { kind, .. } | Self::Rule { kind, .. } => *kind,
+            Self::Transport {
+                outcome_unknown: true,
+                ..
+            } => ErrorKind::OutcomeUnknown,
+            Self::Transport {
+                failure: TransportFailure::Connect,
+                ..
+            } => ErrorKind::Unreachable,
+            Self::Transport { .. } => ErrorKind::Transient,
+            Self::Decode { .. } | Self::BodyTooLarge { .. } => ErrorKind::BadAnswer,
+            Self::Unsendable(_) => ErrorKind::Invalid,
+            Self::Setup(_) => ErrorKind::Setup,
+        }
+    }
+
+    /// `Retry-After` (or a cooldown's seconds left), when the answer said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Status { status, .. } | Self::Decode { status, .. } => Some(*status),
@@ -173,6 +265,7 @@ mod tests {
     fn status_error_reads_well() {
         let e = ApiError::Status {
             status: 402,
+            kind: ErrorKind::InsufficientBalance,
             problem: Some(Box::new(Problem {
                 type_uri: Some("https://virtualsms.io/errors/insufficient-balance".into()),
                 title: Some("Insufficient balance".into()),
@@ -189,6 +282,7 @@ mod tests {
         );
         let html = ApiError::Status {
             status: 502,
+            kind: ErrorKind::Transient,
             problem: None,
             excerpt: Some("<html>Bad gateway</html>".into()),
             retry_after: None,

@@ -1,0 +1,25 @@
+//! The integration tests: one binary, one module per behaviour (ripgrep's `tests/tests.rs`
+//! layout), so CI links one test executable instead of one per file.
+//!
+//! Every module starts with the rules it pins down. `common` is the harness (fake API + server +
+//! a real rmcp client); `rawio` drives the real binary over raw stdio bytes.
+
+mod common;
+mod rawio;
+
+mod argument_fuzz;
+mod concurrency;
+mod errors;
+mod faults;
+mod idempotency;
+mod missing_key;
+mod protocol_abuse;
+mod secrets;
+mod spending_guard;
+mod stdio;
+mod tool_definitions;
+mod tools_account;
+mod tools_catalog;
+mod tools_orders;
+mod wait_for_sms;
+mod x402;
