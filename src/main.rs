@@ -127,7 +127,7 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {host}:{port}"))?;
             let addr = listener.local_addr()?;
-            tracing::warn!("simulated VirtualSMS API at http://{addr}/api/v1 and http://{addr}/api/v2 (admin: http://{addr}/admin); Ctrl-C stops it");
+            tracing::warn!("simulated VirtualSMS API: REST v1 at http://{addr}/api/v1, REST v2 at http://{addr}/api/v2 (admin: http://{addr}/admin); Ctrl-C stops it");
             fake.serve(listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })

@@ -5,14 +5,21 @@
 //! run of the fake quotes the same prices and stock. Fixed facts tests may rely on:
 //! - `telegram`+`us` and `whatsapp`+`gb` are in stock and rentable;
 //! - [`NO_STOCK_COUNTRY`] has no stock for any service (`in_stock: false`);
-//! - [`RENTAL_COUNTRIES`] are the only countries offering rentals.
+//! - [`RENTAL_COUNTRIES`] are the only countries offering rentals;
+//! - every service has a v2 slug (`telegram`) and a unique v1 short code (`tg`), and every
+//!   country a lower-case ISO code (`us`, v2) shown upper-case on v1 (`US`);
+//! - v1 rentals come in [`V1_RENTAL_HOURS`] (1, 7 and 30 days), priced like v2 rentals of the same
+//!   length ([`rental_price_cents`]), so both dialects quote one price.
 
 use super::util::{fnv1a, random_digits};
 
 /// A service (an app or site that sends verification SMS).
 #[derive(Clone, Copy, Debug)]
 pub struct Service {
+    /// The v2 slug, e.g. `telegram`.
     pub id: &'static str,
+    /// The v1 short code, e.g. `tg` (unique, 2-4 lower-case letters).
+    pub code: &'static str,
     pub name: &'static str,
     pub category: &'static str,
 }
@@ -28,8 +35,18 @@ pub struct Country {
     phone_digits: usize,
 }
 
-const fn s(id: &'static str, name: &'static str, category: &'static str) -> Service {
-    Service { id, name, category }
+const fn s(
+    id: &'static str,
+    code: &'static str,
+    name: &'static str,
+    category: &'static str,
+) -> Service {
+    Service {
+        id,
+        code,
+        name,
+        category,
+    }
 }
 
 const fn c(
@@ -47,59 +64,59 @@ const fn c(
 }
 
 pub const SERVICES: &[Service] = &[
-    s("telegram", "Telegram", "messaging"),
-    s("whatsapp", "WhatsApp", "messaging"),
-    s("discord", "Discord", "messaging"),
-    s("viber", "Viber", "messaging"),
-    s("signal", "Signal", "messaging"),
-    s("wechat", "WeChat", "messaging"),
-    s("line", "LINE", "messaging"),
-    s("kakaotalk", "KakaoTalk", "messaging"),
-    s("facebook", "Facebook", "social"),
-    s("instagram", "Instagram", "social"),
-    s("twitter", "Twitter / X", "social"),
-    s("tiktok", "TikTok", "social"),
-    s("snapchat", "Snapchat", "social"),
-    s("linkedin", "LinkedIn", "social"),
-    s("reddit", "Reddit", "social"),
-    s("pinterest", "Pinterest", "social"),
-    s("google", "Google / Gmail / YouTube", "tech"),
-    s("microsoft", "Microsoft / Outlook", "tech"),
-    s("apple", "Apple ID", "tech"),
-    s("openai", "OpenAI / ChatGPT", "tech"),
-    s("yahoo", "Yahoo", "tech"),
-    s("protonmail", "Proton Mail", "tech"),
-    s("anthropic", "Anthropic / Claude", "tech"),
-    s("paypal", "PayPal", "finance"),
-    s("coinbase", "Coinbase", "finance"),
-    s("binance", "Binance", "finance"),
-    s("revolut", "Revolut", "finance"),
-    s("wise", "Wise", "finance"),
-    s("cashapp", "Cash App", "finance"),
-    s("venmo", "Venmo", "finance"),
-    s("amazon", "Amazon", "shopping"),
-    s("ebay", "eBay", "shopping"),
-    s("aliexpress", "AliExpress", "shopping"),
-    s("shopee", "Shopee", "shopping"),
-    s("vinted", "Vinted", "shopping"),
-    s("olx", "OLX", "shopping"),
-    s("tinder", "Tinder", "dating"),
-    s("bumble", "Bumble", "dating"),
-    s("hinge", "Hinge", "dating"),
-    s("badoo", "Badoo", "dating"),
-    s("steam", "Steam", "gaming"),
-    s("epicgames", "Epic Games", "gaming"),
-    s("blizzard", "Blizzard / Battle.net", "gaming"),
-    s("roblox", "Roblox", "gaming"),
-    s("twitch", "Twitch", "gaming"),
-    s("netflix", "Netflix", "other"),
-    s("spotify", "Spotify", "other"),
-    s("uber", "Uber", "other"),
-    s("lyft", "Lyft", "other"),
-    s("bolt", "Bolt", "other"),
-    s("airbnb", "Airbnb", "other"),
-    s("doordash", "DoorDash", "other"),
-    s("grab", "Grab", "other"),
+    s("telegram", "tg", "Telegram", "messaging"),
+    s("whatsapp", "wa", "WhatsApp", "messaging"),
+    s("discord", "ds", "Discord", "messaging"),
+    s("viber", "vi", "Viber", "messaging"),
+    s("signal", "sg", "Signal", "messaging"),
+    s("wechat", "wc", "WeChat", "messaging"),
+    s("line", "ln", "LINE", "messaging"),
+    s("kakaotalk", "kk", "KakaoTalk", "messaging"),
+    s("facebook", "fb", "Facebook", "social"),
+    s("instagram", "ig", "Instagram", "social"),
+    s("twitter", "tw", "Twitter / X", "social"),
+    s("tiktok", "tt", "TikTok", "social"),
+    s("snapchat", "sc", "Snapchat", "social"),
+    s("linkedin", "li", "LinkedIn", "social"),
+    s("reddit", "rd", "Reddit", "social"),
+    s("pinterest", "pi", "Pinterest", "social"),
+    s("google", "go", "Google / Gmail / YouTube", "tech"),
+    s("microsoft", "ms", "Microsoft / Outlook", "tech"),
+    s("apple", "ap", "Apple ID", "tech"),
+    s("openai", "oa", "OpenAI / ChatGPT", "tech"),
+    s("yahoo", "yh", "Yahoo", "tech"),
+    s("protonmail", "pm", "Proton Mail", "tech"),
+    s("anthropic", "an", "Anthropic / Claude", "tech"),
+    s("paypal", "pp", "PayPal", "finance"),
+    s("coinbase", "cb", "Coinbase", "finance"),
+    s("binance", "bn", "Binance", "finance"),
+    s("revolut", "rv", "Revolut", "finance"),
+    s("wise", "ws", "Wise", "finance"),
+    s("cashapp", "cap", "Cash App", "finance"),
+    s("venmo", "vm", "Venmo", "finance"),
+    s("amazon", "am", "Amazon", "shopping"),
+    s("ebay", "eb", "eBay", "shopping"),
+    s("aliexpress", "ali", "AliExpress", "shopping"),
+    s("shopee", "sp", "Shopee", "shopping"),
+    s("vinted", "vt", "Vinted", "shopping"),
+    s("olx", "olx", "OLX", "shopping"),
+    s("tinder", "td", "Tinder", "dating"),
+    s("bumble", "bb", "Bumble", "dating"),
+    s("hinge", "hg", "Hinge", "dating"),
+    s("badoo", "bd", "Badoo", "dating"),
+    s("steam", "st", "Steam", "gaming"),
+    s("epicgames", "eg", "Epic Games", "gaming"),
+    s("blizzard", "bz", "Blizzard / Battle.net", "gaming"),
+    s("roblox", "rb", "Roblox", "gaming"),
+    s("twitch", "tch", "Twitch", "gaming"),
+    s("netflix", "nf", "Netflix", "other"),
+    s("spotify", "spt", "Spotify", "other"),
+    s("uber", "ub", "Uber", "other"),
+    s("lyft", "lf", "Lyft", "other"),
+    s("bolt", "bo", "Bolt", "other"),
+    s("airbnb", "ab", "Airbnb", "other"),
+    s("doordash", "dd", "DoorDash", "other"),
+    s("grab", "gr", "Grab", "other"),
 ];
 
 pub const COUNTRIES: &[Country] = &[
@@ -142,12 +159,44 @@ pub const RENTAL_HOURS: [u32; 3] = [4, 24, 168];
 /// Longest accepted `rental_hours` / extend `hours` (30 days).
 pub const MAX_RENTAL_HOURS: u32 = 720;
 
+/// v1 rental durations, in hours (1, 7 and 30 days), with their labels.
+pub const V1_RENTAL_HOURS: [(u32, &str); 3] = [(24, "1 day"), (168, "7 days"), (720, "30 days")];
+
 pub fn service(id: &str) -> Option<&'static Service> {
     SERVICES.iter().find(|s| s.id == id)
 }
 
+/// The service with v1 short code `code` (exact, case-sensitive: `tg`, not `TG` nor `telegram`).
+pub fn service_by_code(code: &str) -> Option<&'static Service> {
+    SERVICES.iter().find(|s| s.code == code)
+}
+
 pub fn country(iso2: &str) -> Option<&'static Country> {
     COUNTRIES.iter().find(|c| c.iso2 == iso2)
+}
+
+/// The country with v1 code `iso2`: upper case only (`US`; `us` is refused, as live).
+pub fn country_v1(iso2: &str) -> Option<&'static Country> {
+    if iso2.len() != 2 || !iso2.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    country(&iso2.to_ascii_lowercase())
+}
+
+impl Country {
+    /// The v1 (upper-case) form of the code, e.g. `US`.
+    pub fn iso2_upper(&self) -> String {
+        self.iso2.to_ascii_uppercase()
+    }
+}
+
+/// The cheapest activation price of `service` over all countries, in cents (v1 `base_price`).
+pub fn base_price_cents(service: &str) -> i64 {
+    COUNTRIES
+        .iter()
+        .map(|c| price_cents(service, c.iso2))
+        .min()
+        .unwrap_or(0)
 }
 
 /// Activation price in cents, 5..=500, fixed per (service, country). The product of two hashes
@@ -325,6 +374,37 @@ mod tests {
             rental_price_cents("telegram", "us", 5),
             rental_price_cents("telegram", "us", 24)
         );
+    }
+
+    #[test]
+    fn v1_codes_are_unique_and_short() {
+        let mut seen = std::collections::HashSet::new();
+        for svc in SERVICES {
+            assert!(
+                (2..=4).contains(&svc.code.len())
+                    && svc.code.bytes().all(|b| b.is_ascii_lowercase()),
+                "{}",
+                svc.code
+            );
+            assert!(seen.insert(svc.code), "duplicate code {}", svc.code);
+            assert_eq!(service_by_code(svc.code).map(|s| s.id), Some(svc.id));
+        }
+        for (slug, code) in [
+            ("telegram", "tg"),
+            ("whatsapp", "wa"),
+            ("discord", "ds"),
+            ("viber", "vi"),
+            ("google", "go"),
+            ("facebook", "fb"),
+            ("instagram", "ig"),
+            ("twitter", "tw"),
+            ("openai", "oa"),
+        ] {
+            assert_eq!(service(slug).map(|s| s.code), Some(code));
+        }
+        assert!(service_by_code("telegram").is_none() && service_by_code("TG").is_none());
+        assert_eq!(country_v1("US").map(|c| c.iso2), Some("us"));
+        assert!(country_v1("us").is_none() && country_v1("USA").is_none());
     }
 
     #[test]

@@ -1,26 +1,35 @@
-//! A stateful, in-memory fake of the VirtualSMS REST API v2 (`/work/shared/api/virtualsms-rest-v2.md`),
-//! for tests, demos and the `--sandbox` / `sandbox-api` modes.
+//! A stateful, in-memory fake of the VirtualSMS REST API, speaking both dialects from one state
+//! machine: REST v2 at `/api/v2` (`../shared/api/virtualsms-rest-v2.md`, Bearer keys, RFC 7807
+//! problems) and the live REST v1 at `/api/v1` (`../shared/api/virtualsms-rest-v1.md`, `X-API-Key`,
+//! `{"error": ...}` bodies, the wire shapes agreed for this project), for tests, demos and the
+//! `--sandbox` / `sandbox-api` modes.
 //!
 //! It keeps real state — accounts with balances and a ledger, orders moving through the order
-//! state machine, stock, idempotency records and a per-key rate limit — and answers with the
-//! contract's paths, JSON shapes, status codes and RFC 7807 problem+json errors. On top of that it
-//! can misbehave on purpose ([`Fault`]): problem answers, proxy HTML pages, empty or malformed
-//! bodies, huge bodies, delays, and connections dropped before or after the request is processed.
+//! state machine, stock, idempotency records (v2 only) and a per-key rate limit shared by both
+//! dialects — and answers with each contract's paths, JSON shapes, status codes and errors. On
+//! top of that it can misbehave on purpose ([`Fault`], one queue for both dialects): problem
+//! answers, proxy HTML pages, empty or malformed bodies, huge bodies, delays, and connections
+//! dropped before or after the request is processed.
 //!
 //! Layout:
-//! - [`catalog`]: the static services/countries/prices/stock/rental catalog;
+//! - [`catalog`]: the static services (v2 slug + v1 code)/countries/prices/stock/rental catalog;
 //! - `state`: accounts, ledger, rate limiter, idempotency store, fault queue, request log;
 //! - `orders`: the order model and state machine; `sms`: SMS arrival (scheduled and by hand);
-//! - `pipeline`: the middleware every `/api/v2` request passes (log → fault → rate limit → auth →
-//!   idempotency);
-//! - `routes`: the REST v2 handlers; `admin`: the `/admin` control routes;
-//! - `problem`: problem+json rendering.
+//! - `pipeline`: the middleware every `/api/v1` and `/api/v2` request passes (log → fault → rate
+//!   limit → auth → idempotency on v2), rendering problems in the request's dialect;
+//! - `v2`: the REST v2 handlers; `v1`: the REST v1 handlers, its error bodies, and the v1 views of
+//!   the shared orders (activations with UUID ids, rentals with `rnt_` ids);
+//! - `admin`: the `/admin` control routes; `problem`: problem+json rendering (v2, admin, x402).
+//!
+//! Either dialect can be switched off ([`FakeOptions::serve_v1`] / [`FakeOptions::serve_v2`]) to
+//! imitate an origin that serves only the other one.
 //!
 //! Everything is driven the same way from Rust ([`FakeApi`] methods) and over HTTP (`/admin`).
 //!
 //! The x402 deposit flow ([`x402`]: `/api/v1/x402/topup`, `/api/v1/x402/info`, 402 manifests,
 //! `X-PAYMENT` verified by recovering the signer, issued keys) is driven from Rust only, through
-//! [`FakeApi::x402`].
+//! [`FakeApi::x402`]; it keeps its own request log and error style and is not part of the v1
+//! pipeline.
 
 pub mod catalog;
 
@@ -28,10 +37,11 @@ mod admin;
 mod orders;
 mod pipeline;
 mod problem;
-mod routes;
 mod sms;
 mod state;
 mod util;
+mod v1;
+mod v2;
 pub mod x402;
 
 #[cfg(test)]
@@ -66,10 +76,22 @@ pub struct FakeOptions {
     pub starting_balance_cents: i64,
     /// How long an activation (non-rental) order lives before it expires.
     pub order_lifetime: Duration,
+    /// v1 only: how long after purchase (or swap) an activation can be cancelled or swapped;
+    /// earlier attempts answer 425. Live: 120 s. `Duration::ZERO` = at once.
+    pub cancel_cooldown: Duration,
+    /// Serve the REST v1 dialect at `/api/v1` (x402 is served either way). When false, every
+    /// other `/api/v1` path answers 404 `{"error":"Not found"}` (recorded in the request log,
+    /// never faulted or rate limited): an origin that only speaks v2.
+    pub serve_v1: bool,
+    /// Serve the REST v2 dialect at `/api/v2`. When false, every `/api/v2` path answers 404
+    /// `{"error":"Not found"}` (recorded, never faulted or rate limited): an origin that only
+    /// speaks v1, as the live service does.
+    pub serve_v2: bool,
 }
 
 impl Default for FakeOptions {
-    /// SMS after 5 s, 60 requests/min, any key, $10.00 per new account, 20-minute activations.
+    /// SMS after 5 s, 60 requests/min, any key, $10.00 per new account, 20-minute activations,
+    /// a 120 s v1 cancel/swap cooldown, both dialects served.
     fn default() -> Self {
         FakeOptions {
             sms_delay: Some(Duration::from_secs(5)),
@@ -77,11 +99,16 @@ impl Default for FakeOptions {
             api_keys: Vec::new(),
             starting_balance_cents: 1000,
             order_lifetime: Duration::from_secs(20 * 60),
+            cancel_cooldown: Duration::from_secs(120),
+            serve_v1: true,
+            serve_v2: true,
         }
     }
 }
 
-/// Something to do to the next `/api/v2` requests instead of (or besides) answering normally.
+/// Something to do to the next `/api/v1` or `/api/v2` requests (one queue for both dialects; not
+/// x402, admin, or a switched-off dialect) instead of (or besides) answering normally. On v1, error
+/// answers use v1's `{"error": ...}` body instead of problem+json.
 #[derive(Clone, Debug)]
 pub enum Fault {
     /// Answer with this status and a problem+json body of this slug (type URL built from it), plus optional Retry-After header value verbatim (e.g. "2", "-5", an HTTP date).
@@ -106,19 +133,20 @@ pub enum Fault {
     DropBeforeProcessing,
     /// Process the request fully (state changes, charges, idempotency record stored), then close the TCP connection without sending the response.
     DropAfterProcessing,
-    /// Echo the request back, Authorization header included, like a debugging proxy — for leak
-    /// tests. A 2xx status answers `application/json` with a JSON *string* of the echo (so it
-    /// cannot decode as the expected shape); any other status answers problem+json whose
-    /// `detail` carries the echo and whose `type`, `title` and `instance` carry the
-    /// Authorization value, plus an `echo` member with every header.
+    /// Echo the request back, key header included, like a debugging proxy — for leak tests. A
+    /// 2xx status answers `application/json` with a JSON *string* of the echo (so it cannot
+    /// decode as the expected shape). Any other status: on v2, problem+json whose `detail`
+    /// carries the echo and whose `type`, `title` and `instance` carry the Authorization value,
+    /// plus an `echo` member with every header; on v1, JSON whose `message` is the `X-API-Key`
+    /// value and whose `error` carries the echo followed by that value, plus the same `echo`.
     EchoRequest { status: u16 },
 }
 
-/// One `/api/v2` request as it arrived (recorded before any fault is applied).
+/// One `/api/v1` or `/api/v2` request as it arrived (recorded before any fault is applied).
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
     pub method: String,
-    /// e.g. `/api/v2/orders/ord_1/sms`
+    /// The full path, e.g. `/api/v2/orders/ord_1/sms` or `/api/v1/customer/purchase`.
     pub path: String,
     /// The raw query string, without `?`.
     pub query: Option<String>,
@@ -156,12 +184,13 @@ impl FakeApi {
         }
     }
 
-    /// The whole app: REST v2 at /api/v2/..., admin at /admin/...  (shared by the binary and tests)
+    /// The whole app: REST v1 at /api/v1/..., REST v2 at /api/v2/..., x402 at /api/v1/x402/...,
+    /// admin at /admin/...  (shared by the binary and tests)
     ///
     /// Served by anything other than [`FakeApi::spawn`] / [`FakeApi::serve`], the two `Drop*`
     /// faults cannot close the connection and answer an empty 502 instead.
     pub fn router(&self) -> axum::Router {
-        routes::router(self.shared.clone())
+        router(self.shared.clone())
     }
 
     /// Bind `addr` (tests use 127.0.0.1:0) and serve in a spawned tokio task until the handle is dropped or shut down.
@@ -213,7 +242,7 @@ impl FakeApi {
         }
     }
 
-    /// Every /api/v2 request received, in order.
+    /// Every /api/v1 and /api/v2 request received (x402 excluded: see [`x402::FakeX402::requests`]), in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests()
     }
@@ -222,12 +251,14 @@ impl FakeApi {
         self.shared.clear_requests();
     }
 
-    /// Orders ever created (all keys).
+    /// Orders ever created (all keys, both dialects): v2 orders, v1 activations (a v1 swap
+    /// creates one: the replacement order) and v1 rentals.
     pub fn order_count(&self) -> usize {
         self.shared.order_count()
     }
 
-    /// Ledger entries of type "charge" (all keys; order creations and rental extensions).
+    /// Ledger entries of type "charge" (v1: "purchase"), all keys, both dialects: order and
+    /// rental creations and rental extensions. A v1 swap charges nothing.
     pub fn charge_count(&self) -> usize {
         self.shared.charge_count()
     }
@@ -238,17 +269,29 @@ impl FakeApi {
     }
 
     /// An SMS arrives now; code extracted from `text` (first 4-8 digit run) or, without text, a
-    /// realistic message with a generated code.
+    /// realistic message with a generated code. Works for any order id: v2 `ord_…`, v1 activation
+    /// UUIDs (the order becomes v1 `completed`) and v1 `rnt_…` rentals (their `sms_received`
+    /// count and `last_sms_at` move; v1 shows no rental SMS text).
     pub fn deliver_sms(&self, order_id: &str, text: Option<&str>) -> Result<(), String> {
         self.shared.deliver_sms(order_id, text)
     }
 
-    /// The order expires now (unless already finished).
+    /// The order (or v1 rental) expires now (unless already finished).
     pub fn expire_order(&self, order_id: &str) -> Result<(), String> {
         self.shared.expire_order(order_id)
     }
 
-    /// Applies `fault` to the next `count` /api/v2 requests (queued after faults already injected).
+    /// Move the order's (or v1 rental's) clock back by `by`: as if it had been created `by`
+    /// earlier, every timestamp of it (created/started, expiry, v1 cancel/swap availability,
+    /// message times) shifts back. Lets tests pass the v1 cooldown, the 20-minute rental cancel
+    /// window or the 2-hour release hold without sleeping. An order aged past its expiry expires
+    /// on its next access, as it would have by waiting. `Err` names an unknown id.
+    pub fn age_order(&self, order_id: &str, by: Duration) -> Result<(), String> {
+        self.shared.age_order(order_id, by)
+    }
+
+    /// Applies `fault` to the next `count` /api/v1 or /api/v2 requests (queued after faults
+    /// already injected).
     pub fn inject(&self, fault: Fault, count: u32) {
         self.shared.inject(fault, count);
     }
@@ -267,6 +310,22 @@ impl FakeApi {
     pub fn x402(&self) -> &x402::FakeX402 {
         &self.shared.x402
     }
+}
+
+/// The whole app: both dialects, x402 and admin behind the pipeline.
+fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new()
+        .merge(v2::routes())
+        .merge(v1::routes())
+        // The x402 deposit flow: /api/v1/x402/topup and /api/v1/x402/info.
+        .merge(x402::routes())
+        .merge(admin::routes())
+        .fallback(pipeline::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            pipeline::pipeline,
+        ))
+        .with_state(shared)
 }
 
 /// One HTTP/1 connection. Ends when hyper is done, when a handler pulls the kill switch, or at
@@ -303,9 +362,19 @@ pub struct FakeHandle {
 }
 
 impl FakeHandle {
-    /// `http://127.0.0.1:PORT/api/v2`
+    /// `http://127.0.0.1:PORT/api/v2`: the REST v2 base URL.
     pub fn base_url(&self) -> String {
         format!("http://{}/api/v2", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/api/v1`: the REST v1 base URL (the same as [`Self::x402_base_url`]).
+    pub fn v1_base_url(&self) -> String {
+        format!("http://{}/api/v1", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`: the service origin, for version auto-detection.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// `http://127.0.0.1:PORT/api/v1`: the x402 base URL (`/x402/topup`, `/x402/info`).

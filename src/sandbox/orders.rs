@@ -1,4 +1,5 @@
-//! Orders: the data model, its JSON form and the state machine behind every `/orders` endpoint.
+//! Orders: the data model, its v2 JSON form and the state machine behind every v2 `/orders`
+//! endpoint. The same table holds the orders of both dialects (v1's views live in `super::v1`).
 //!
 //! ```text
 //! waiting ──sms──▶ received ──confirm──▶ confirmed
@@ -9,6 +10,9 @@
 //!    └─time passes──────────▶ expired          (lazily, on the next access)
 //! ```
 //! Every change bumps the order's `watch` channel so long-polls wake immediately.
+//!
+//! An order born on v1 ([`Order::born_v1`]) differs in one rule: a v1 activation that received an
+//! SMS is v1 `completed`, final, so it no longer lapses into `expired` (a v2 `received` order does).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -65,10 +69,10 @@ impl Status {
 #[derive(Clone, Debug)]
 pub(crate) struct Sms {
     id: String,
-    sender: String,
-    text: String,
+    pub(super) sender: String,
+    pub(super) text: String,
     code: Option<String>,
-    received_at: SystemTime,
+    pub(super) received_at: SystemTime,
 }
 
 impl Sms {
@@ -89,30 +93,142 @@ impl Sms {
 
 #[derive(Debug)]
 pub(crate) struct Order {
-    id: String,
-    owner: String,
+    pub(super) id: String,
+    pub(super) owner: String,
     pub(super) service: &'static Service,
-    country: &'static Country,
-    phone: String,
+    pub(super) country: &'static Country,
+    /// E.164 with `+` (v2); v1 shows the digits only.
+    pub(super) phone: String,
     pub status: Status,
-    price_cents: i64,
-    /// Everything charged for this order (creation + extensions): what a cancel refunds.
-    paid_cents: i64,
-    created_at: SystemTime,
+    pub(super) price_cents: i64,
+    /// Everything charged for this order (creation + extensions): what a cancel refunds. A v1
+    /// swap moves it to the replacement order.
+    pub(super) paid_cents: i64,
+    pub(super) created_at: SystemTime,
     pub(super) expires_at: SystemTime,
-    rental_hours: Option<u32>,
+    /// v1: when cancel and swap become possible (created + `cancel_cooldown`). Set for every
+    /// order, only v1 reads them.
+    pub(super) cancel_available_at: SystemTime,
+    pub(super) swap_available_at: SystemTime,
+    /// Rentals: hours rented in total (creation + extensions).
+    pub(super) rental_hours: Option<u32>,
+    /// Created through `/api/v1` (UUID activation or `rnt_` rental).
+    pub(super) born_v1: bool,
+    /// v1 rentals: the `auto_renew` flag as sent (stored and shown; the sandbox never renews).
+    pub(super) auto_renew: bool,
     pub messages: Vec<Sms>,
     /// Bumped on swap, so an SMS scheduled for the old number never lands on the new one.
     pub(super) number_gen: u64,
     changed: watch::Sender<u64>,
 }
 
+/// How a new order's id looks, which also says which dialect it was born in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdStyle {
+    /// `ord_<8 hex>` (v2).
+    V2,
+    /// A UUID v4 (v1 activation).
+    V1Order,
+    /// `rnt_<16 hex>` (v1 rental).
+    V1Rental,
+}
+
+impl IdStyle {
+    fn fresh(self) -> String {
+        match self {
+            IdStyle::V2 => format!("ord_{}", random_hex(8)),
+            IdStyle::V1Order => uuid::Uuid::new_v4().to_string(),
+            IdStyle::V1Rental => format!("rnt_{}", random_hex(16)),
+        }
+    }
+}
+
+/// Why an order could not be opened (each dialect words it its own way).
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    /// The (service, country) pair cannot be rented.
+    NotRentable,
+    /// Stock is 0.
+    NoStock,
+    /// Balance below price (both in cents).
+    Insufficient { balance: i64, price: i64 },
+}
+
+/// What to open: validated catalog entries and the id style.
+pub(crate) struct Opening {
+    pub service: &'static Service,
+    pub country: &'static Country,
+    pub rental_hours: Option<u32>,
+    pub style: IdStyle,
+    pub auto_renew: bool,
+}
+
 impl Order {
-    /// Lazy expiry: a live order past `expires_at` becomes `expired`.
+    /// A fresh `waiting` order created `now`. `lifetime`: the activation window or the rental
+    /// period; `cooldown`: until cancel/swap become possible on v1.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        id: String,
+        owner: &str,
+        service: &'static Service,
+        country: &'static Country,
+        price_cents: i64,
+        paid_cents: i64,
+        now: SystemTime,
+        lifetime: Duration,
+        cooldown: Duration,
+    ) -> Order {
+        Order {
+            id,
+            owner: owner.to_string(),
+            service,
+            country,
+            phone: catalog::phone_number(country),
+            status: Status::Waiting,
+            price_cents,
+            paid_cents,
+            created_at: now,
+            expires_at: later(now, lifetime),
+            cancel_available_at: later(now, cooldown),
+            swap_available_at: later(now, cooldown),
+            rental_hours: None,
+            born_v1: false,
+            auto_renew: false,
+            messages: Vec::new(),
+            number_gen: 0,
+            changed: watch::channel(0).0,
+        }
+    }
+
+    /// Lazy expiry: a live order past `expires_at` becomes `expired` — except a v1 activation
+    /// that already received an SMS (v1 `completed` is final).
     pub fn refresh(&mut self, now: SystemTime) {
-        if !self.status.is_terminal() && now >= self.expires_at {
+        let lapses = match self.status {
+            Status::Waiting => true,
+            Status::Received => !(self.born_v1 && self.rental_hours.is_none()),
+            _ => false,
+        };
+        if lapses && now >= self.expires_at {
             self.set_status(Status::Expired);
         }
+    }
+
+    /// A v1 activation that received an SMS: v1 `completed`, final (though more SMS may land).
+    pub(super) fn v1_completed(&self) -> bool {
+        self.born_v1 && self.rental_hours.is_none() && self.status == Status::Received
+    }
+
+    /// Shift every timestamp of the order back by `by` (see `FakeApi::age_order`).
+    pub(super) fn age(&mut self, by: Duration) {
+        let back = |t: &mut SystemTime| *t = t.checked_sub(by).unwrap_or(*t);
+        back(&mut self.created_at);
+        back(&mut self.expires_at);
+        back(&mut self.cancel_available_at);
+        back(&mut self.swap_available_at);
+        for m in &mut self.messages {
+            back(&mut m.received_at);
+        }
+        self.bump();
     }
 
     pub(super) fn set_status(&mut self, status: Status) {
@@ -120,7 +236,7 @@ impl Order {
         self.bump();
     }
 
-    fn bump(&mut self) {
+    pub(super) fn bump(&mut self) {
         self.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
@@ -249,29 +365,61 @@ impl Shared {
             .ok_or_else(|| Problem::service_not_found(&req.service))?;
         let country = catalog::country(&req.country)
             .ok_or_else(|| Problem::country_not_found(&req.country))?;
-        let price = match req.rental_hours {
-            Some(hours) => catalog::rental_price_cents(service.id, country.iso2, hours).ok_or_else(|| {
-                Problem::validation(format!(
+        let opening = Opening {
+            service,
+            country,
+            rental_hours: req.rental_hours,
+            style: IdStyle::V2,
+            auto_renew: false,
+        };
+        self.open_order(key, opening, Order::to_json)
+            .map_err(|e| match e {
+                OpenError::NotRentable => Problem::validation(format!(
                     "rental_hours: {} numbers in {} cannot be rented; omit rental_hours or see GET /countries/{}/pricing?rental=true",
                     service.id, country.iso2, country.iso2
-                ))
-            })?,
+                )),
+                OpenError::NoStock => Problem::no_stock(format!(
+                    "No {} numbers in stock in {}; try another country (GET /services/{}/availability)",
+                    service.id, country.iso2, service.id
+                )),
+                OpenError::Insufficient { balance, price } => insufficient(balance, price),
+            })
+    }
+
+    /// Open an order of either dialect: check rentability, stock and balance, charge, take the
+    /// number from stock, store the order, schedule its SMS, and answer `render(order)`.
+    pub(super) fn open_order(
+        self: &Arc<Self>,
+        key: &str,
+        req: Opening,
+        render: impl FnOnce(&Order) -> Value,
+    ) -> Result<Value, OpenError> {
+        let Opening {
+            service,
+            country,
+            rental_hours,
+            style,
+            auto_renew,
+        } = req;
+        let price = match rental_hours {
+            Some(hours) => catalog::rental_price_cents(service.id, country.iso2, hours)
+                .ok_or(OpenError::NotRentable)?,
             None => catalog::price_cents(service.id, country.iso2),
         };
         let now = SystemTime::now();
         let mut data = self.data();
         if data.stock(service.id, country.iso2) == 0 {
-            return Err(Problem::no_stock(format!(
-                "No {} numbers in stock in {}; try another country (GET /services/{}/availability)",
-                service.id, country.iso2, service.id
-            )));
+            return Err(OpenError::NoStock);
         }
         let acct = data.account(key, self.options.starting_balance_cents);
         if acct.balance_cents < price {
-            return Err(insufficient(acct.balance_cents, price));
+            return Err(OpenError::Insufficient {
+                balance: acct.balance_cents,
+                price,
+            });
         }
         let id = loop {
-            let candidate = format!("ord_{}", random_hex(8));
+            let candidate = style.fresh();
             if !data.orders.contains_key(&candidate) {
                 break candidate;
             }
@@ -280,30 +428,28 @@ impl Shared {
         acct.post(EntryKind::Charge, -price, Some(&id));
         acct.orders.push(id.clone());
         *data.stock_mut(service.id, country.iso2) -= 1;
-        let lifetime = match req.rental_hours {
+        let lifetime = match rental_hours {
             Some(h) => Duration::from_secs(u64::from(h) * 3600),
             None => self.options.order_lifetime,
         };
-        let order = Order {
-            id: id.clone(),
-            owner: key.to_string(),
+        let mut order = Order::new(
+            id.clone(),
+            key,
             service,
             country,
-            phone: catalog::phone_number(country),
-            status: Status::Waiting,
-            price_cents: price,
-            paid_cents: price,
-            created_at: now,
-            expires_at: later(now, lifetime),
-            rental_hours: req.rental_hours,
-            messages: Vec::new(),
-            number_gen: 0,
-            changed: watch::channel(0).0,
-        };
-        let body = order.to_json();
+            price,
+            price,
+            now,
+            lifetime,
+            self.options.cancel_cooldown,
+        );
+        order.rental_hours = rental_hours;
+        order.born_v1 = style != IdStyle::V2;
+        order.auto_renew = auto_renew;
+        let body = render(&order);
         data.orders.insert(id.clone(), order);
         drop(data);
-        self.schedule_sms(id, 0, req.rental_hours.is_some());
+        self.schedule_sms(id, 0, rental_hours.is_some());
         Ok(body)
     }
 
@@ -348,7 +494,9 @@ impl Shared {
             let seen = since
                 .and_then(|s| o.messages.iter().position(|m| m.id == s))
                 .map_or(0, |i| i + 1);
-            if o.status.is_terminal() || o.messages.len() > seen {
+            // A v1 `completed` order never lapses: past its window nothing more is awaited.
+            let done = o.v1_completed() && SystemTime::now() >= o.expires_at;
+            if o.status.is_terminal() || o.messages.len() > seen || done {
                 return Ok(Poll::Ready(o.sms_json()));
             }
             let expires_in = o
@@ -522,7 +670,7 @@ impl Shared {
     }
 }
 
-fn insufficient(balance: i64, price: i64) -> Problem {
+pub(super) fn insufficient(balance: i64, price: i64) -> Problem {
     Problem::new(
         StatusCode::PAYMENT_REQUIRED,
         "insufficient-balance",

@@ -1,12 +1,19 @@
-//! The middleware every request passes. For `/api/v2` requests, in this order:
-//! 1. buffer the body and append the request to the log (before anything can go wrong);
-//! 2. apply the next injected [`Fault`], if any (consumed even when it only delays);
-//! 3. rate limit per API key (requests without a valid key share one bucket);
-//! 4. resolve the caller: a valid bearer key becomes [`Caller`] and gets an account;
-//! 5. for a POST with `Idempotency-Key`, replay a stored answer or process under the key's lock;
-//! 6. render problems as problem+json (see [`super::problem`]).
+//! The middleware every request passes. For `/api/v1` and `/api/v2` requests (the two
+//! [`Dialect`]s), in this order:
+//! 1. buffer the body and append the request to the log (before anything can go wrong); a
+//!    dialect switched off in [`super::FakeOptions`] stops here with 404 `{"error":"Not found"}`;
+//! 2. apply the next injected [`Fault`], if any (consumed even when it only delays; one queue
+//!    for both dialects);
+//! 3. rate limit per API key (one sliding window per key across both dialects; requests without
+//!    a valid key share one bucket);
+//! 4. resolve the caller: a valid key becomes [`Caller`] and gets an account. v2 reads
+//!    `Authorization: Bearer`, v1 reads `X-API-Key` only (a Bearer header alone is no key there);
+//! 5. v2 only: for a POST with `Idempotency-Key`, replay a stored answer or process under the
+//!    key's lock. v1 ignores idempotency keys, as live: a repeated purchase is a second order;
+//! 6. render problems in the dialect: problem+json on v2 (see [`super::problem`]), `{"error":
+//!    ...}` / 401 `{"message": ...}` on v1 (see [`super::v1`]).
 //!
-//! `/admin` requests only get step 6.
+//! `/admin` and the x402 routes (`/api/v1/x402/...`) only get step 6, problem+json style.
 
 use std::sync::Arc;
 
@@ -17,8 +24,11 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use axum::http::{HeaderMap, Uri};
+
 use super::problem::{finalize, Problem};
 use super::state::{Shared, StoredResponse};
+use super::v1;
 use super::{ConnKill, Fault, RecordedRequest};
 
 /// Larger request bodies are refused with 413 (the real API takes tiny JSON bodies).
@@ -47,15 +57,77 @@ impl<S: Send + Sync> FromRequestParts<S> for Authed {
     }
 }
 
+/// Which REST dialect a path belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    V1,
+    V2,
+}
+
+impl Dialect {
+    /// `/api/v2[/...]` is v2; `/api/v1[/...]` is v1 except the x402 routes (`/api/v1/x402[/...]`).
+    pub fn of(path: &str) -> Option<Dialect> {
+        let under = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        if under("/api/v2") {
+            Some(Dialect::V2)
+        } else if under("/api/v1") && !under("/api/v1/x402") {
+            Some(Dialect::V1)
+        } else {
+            None
+        }
+    }
+
+    fn served(self, shared: &Shared) -> bool {
+        match self {
+            Dialect::V1 => shared.options.serve_v1,
+            Dialect::V2 => shared.options.serve_v2,
+        }
+    }
+
+    /// The API key the request carries in this dialect's header (not yet validated).
+    fn key(self, headers: &HeaderMap) -> Option<String> {
+        match self {
+            Dialect::V1 => x_api_key(headers),
+            Dialect::V2 => bearer(headers),
+        }
+    }
+
+    fn render(self, problem: &Problem, path: &str) -> Response {
+        match self {
+            Dialect::V1 => v1::render_problem(problem),
+            Dialect::V2 => problem.render(path),
+        }
+    }
+
+    async fn finalize(self, resp: Response, path: &str) -> Response {
+        match self {
+            Dialect::V1 => v1::finalize(resp).await,
+            Dialect::V2 => finalize(resp, path).await,
+        }
+    }
+}
+
+/// The fallback for unknown routes: a `not-found` problem, rendered in the path's dialect.
+pub(crate) async fn not_found(uri: Uri) -> Problem {
+    let detail = match Dialect::of(uri.path()) {
+        Some(Dialect::V1) => "Not found",
+        _ => "No such endpoint; the API lives under /api/v2 (see the API reference)",
+    };
+    Problem::new(StatusCode::NOT_FOUND, "not-found", detail)
+}
+
 pub(crate) async fn pipeline(
     State(shared): State<Arc<Shared>>,
     req: Request,
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_string();
-    if !(path == "/api/v2" || path.starts_with("/api/v2/")) {
+    let Some(dialect) = Dialect::of(&path) else {
         return finalize(next.run(req).await, &path).await;
-    }
+    };
     let (mut parts, body) = req.into_parts();
     let body = match to_bytes(body, MAX_REQUEST_BODY).await {
         Ok(bytes) => Ok(bytes),
@@ -84,6 +156,9 @@ pub(crate) async fn pipeline(
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default(),
     });
+    if !dialect.served(&shared) {
+        return v1::not_found_response();
+    }
     let kill = parts.extensions.get::<ConnKill>().cloned();
 
     let mut drop_after = false;
@@ -92,16 +167,16 @@ pub(crate) async fn pipeline(
             Fault::Delay(d) => tokio::time::sleep(d).await,
             Fault::DropBeforeProcessing => return hang_up(kill).await,
             Fault::DropAfterProcessing => drop_after = true,
-            Fault::EchoRequest { status } => return echo_request(status, &parts, &path),
-            other => return fault_response(&other, &path),
+            Fault::EchoRequest { status } => return echo_request(status, &parts, &path, dialect),
+            other => return fault_response(&other, &path, dialect),
         }
     }
     let body = match body {
         Ok(b) => b,
-        Err(problem) => return problem.render(&path),
+        Err(problem) => return dialect.render(&problem, &path),
     };
 
-    let caller = bearer(&parts.headers).filter(|k| shared.key_valid(k));
+    let caller = dialect.key(&parts.headers).filter(|k| shared.key_valid(k));
     if let Err(secs) = shared.rate_check(caller.as_deref().unwrap_or("")) {
         let problem = Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -112,7 +187,7 @@ pub(crate) async fn pipeline(
             ),
         )
         .with_retry_after(secs.to_string());
-        return problem.render(&path);
+        return dialect.render(&problem, &path);
     }
     if let Some(key) = &caller {
         shared.ensure_account(key);
@@ -129,10 +204,10 @@ pub(crate) async fn pipeline(
     let is_post = parts.method == Method::POST;
     let req = Request::from_parts(parts, Body::from(body));
     let resp = match (caller, idem_key) {
-        (Some(key), Some(idem)) if is_post => {
+        (Some(key), Some(idem)) if is_post && dialect == Dialect::V2 => {
             idempotent(&shared, &key, &idem, req, next, &path).await
         }
-        _ => finalize(next.run(req).await, &path).await,
+        _ => dialect.finalize(next.run(req).await, &path).await,
     };
     if drop_after {
         return hang_up(kill).await;
@@ -183,6 +258,12 @@ async fn idempotent(
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// `X-API-Key: <key>` → key (trimmed; an empty key is no key).
+fn x_api_key(headers: &HeaderMap) -> Option<String> {
+    let key = headers.get("x-api-key")?.to_str().ok()?.trim();
+    (!key.is_empty()).then(|| key.to_string())
+}
+
 /// `Authorization: Bearer <key>` → key (scheme case-insensitive; an empty key is no key).
 fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
@@ -209,7 +290,7 @@ async fn hang_up(kill: Option<ConnKill>) -> Response {
 }
 
 /// The answer for a fault that replaces the response.
-fn fault_response(fault: &Fault, path: &str) -> Response {
+fn fault_response(fault: &Fault, path: &str, dialect: Dialect) -> Response {
     let status_of = |s: u16| StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let with = |status: StatusCode, content_type: Option<&'static str>, body: Body| {
         let mut resp = Response::new(body);
@@ -226,9 +307,13 @@ fn fault_response(fault: &Fault, path: &str) -> Response {
             slug,
             retry_after,
         } => {
-            let mut problem = Problem::new(status_of(*status), slug, "Injected fault (sandbox)");
+            let detail = match dialect {
+                Dialect::V1 => format!("Injected fault (sandbox): {slug}"),
+                Dialect::V2 => "Injected fault (sandbox)".to_string(),
+            };
+            let mut problem = Problem::new(status_of(*status), slug, detail);
             problem.retry_after = retry_after.clone();
-            problem.render(path)
+            dialect.render(&problem, path)
         }
         Fault::Html { status } => {
             let status = status_of(*status);
@@ -266,8 +351,8 @@ fn fault_response(fault: &Fault, path: &str) -> Response {
     }
 }
 
-/// [`Fault::EchoRequest`]: the request line and every header (Authorization included) sent back.
-fn echo_request(status: u16, parts: &Parts, path: &str) -> Response {
+/// [`Fault::EchoRequest`]: the request line and every header (the key header included) sent back.
+fn echo_request(status: u16, parts: &Parts, path: &str, dialect: Dialect) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let target = parts
         .uri
@@ -287,13 +372,25 @@ fn echo_request(status: u16, parts: &Parts, path: &str) -> Response {
         .map(|(n, v)| format!("{n}: {}", v.as_str().unwrap_or_default()))
         .collect();
     let echo = format!("{} {target} | {}", parts.method, lines.join(" | "));
-    let authorization = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
+    let header_text = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default()
+    };
+    let authorization = header_text(header::AUTHORIZATION.as_str());
     let (content_type, body) = if status.is_success() {
         ("application/json", serde_json::Value::String(echo))
+    } else if dialect == Dialect::V1 {
+        // v1 clients read `message`, then `error`: both carry the key.
+        let api_key = header_text("x-api-key");
+        let body = serde_json::json!({
+            "message": api_key,
+            "error": format!("Request echoed by the sandbox: {echo} #{api_key}"),
+            "echo": headers,
+        });
+        ("application/json", body)
     } else {
         let body = serde_json::json!({
             "type": format!("{}echo#{authorization}", super::problem::TYPE_BASE),
@@ -335,7 +432,26 @@ fn huge_json(bytes: usize) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::huge_json;
+    use super::{huge_json, Dialect};
+
+    #[test]
+    fn dialect_of_path() {
+        for (path, want) in [
+            ("/api/v2", Some(Dialect::V2)),
+            ("/api/v2/orders", Some(Dialect::V2)),
+            ("/api/v1", Some(Dialect::V1)),
+            ("/api/v1/customer/purchase", Some(Dialect::V1)),
+            ("/api/v1/x402", None),
+            ("/api/v1/x402/topup", None),
+            ("/api/v1/x402x", Some(Dialect::V1)),
+            ("/api/v10/orders", None),
+            ("/api/v2x", None),
+            ("/admin/stats", None),
+            ("/", None),
+        ] {
+            assert_eq!(Dialect::of(path), want, "{path}");
+        }
+    }
 
     #[test]
     fn huge_json_is_exact_and_valid() {

@@ -58,11 +58,23 @@ impl Shared {
             .get_mut(id)
             .ok_or_else(|| format!("no order '{id}'"))?;
         order.refresh(SystemTime::now());
-        if order.status.is_terminal() {
+        if order.status.is_terminal() || order.v1_completed() {
             return Err(format!("order {id} is already {}", order.status.as_str()));
         }
         order.expires_at = SystemTime::now();
         order.set_status(Status::Expired);
+        Ok(())
+    }
+
+    /// Test control: every timestamp of the order moves `by` into the past (see
+    /// `FakeApi::age_order`); lazy expiry then applies on the next access.
+    pub fn age_order(&self, id: &str, by: std::time::Duration) -> Result<(), String> {
+        let mut data = self.data();
+        let order = data
+            .orders
+            .get_mut(id)
+            .ok_or_else(|| format!("no order '{id}'"))?;
+        order.age(by);
         Ok(())
     }
 

@@ -45,6 +45,15 @@ impl EntryKind {
             EntryKind::Deposit => "deposit",
         }
     }
+
+    /// The v1 `type`: charges are `purchase`.
+    pub fn as_v1_str(self) -> &'static str {
+        match self {
+            EntryKind::Charge => "purchase",
+            EntryKind::Refund => "refund",
+            EntryKind::Deposit => "deposit",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -72,13 +81,38 @@ impl LedgerEntry {
         }
         v
     }
+
+    /// The v1 row: `{id, amount, type, description, order_id?, balance_before, balance_after, created_at}`.
+    pub fn to_json_v1(&self) -> Value {
+        let description = match (self.kind, &self.order_id) {
+            (EntryKind::Charge, Some(id)) => format!("Purchase for order {id}"),
+            (EntryKind::Refund, Some(id)) => format!("Refund for order {id}"),
+            (EntryKind::Deposit, _) => "Deposit".to_string(),
+            (kind, None) => kind.as_v1_str().to_string(),
+        };
+        let mut v = json!({
+            "id": self.id,
+            "amount": dollars(self.amount_cents),
+            "type": self.kind.as_v1_str(),
+            "description": description,
+            "balance_before": dollars(self.balance_after - self.amount_cents),
+            "balance_after": dollars(self.balance_after),
+            "created_at": rfc3339(self.created_at),
+        });
+        if let (Some(id), Some(obj)) = (&self.order_id, v.as_object_mut()) {
+            obj.insert("order_id".into(), json!(id));
+        }
+        v
+    }
 }
 
 /// One API key's account.
 #[derive(Debug)]
 pub(crate) struct Account {
-    email: String,
-    created_at: SystemTime,
+    /// v1 profile `id` (`usr_…`).
+    pub user_id: String,
+    pub email: String,
+    pub created_at: SystemTime,
     pub balance_cents: i64,
     pub ledger: Vec<LedgerEntry>,
     /// Ids of this key's orders, oldest first.
@@ -115,6 +149,7 @@ impl Data {
         let n = self.accounts.len() + 1;
         self.accounts.entry(key.to_string()).or_insert_with(|| {
             let mut acct = Account {
+                user_id: format!("usr_{}", random_hex(12)),
                 email: format!("agent+{n}@example.test"),
                 created_at: SystemTime::now(),
                 balance_cents: 0,
@@ -284,7 +319,7 @@ impl Shared {
         for id in &acct.orders {
             if let Some(order) = orders.get_mut(id) {
                 order.refresh(now);
-                if !order.status.is_terminal() {
+                if !order.status.is_terminal() && !order.v1_completed() {
                     active += 1;
                 }
                 if !order.messages.is_empty() {

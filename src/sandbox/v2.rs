@@ -1,4 +1,4 @@
-//! The REST v2 handlers (`/api/v2/...`) and the assembly of the whole router.
+//! The REST v2 handlers (`/api/v2/...`); the router is assembled in `super` (`mod.rs`).
 //!
 //! Handlers only parse and validate input and shape JSON; state changes live in `orders`/`state`.
 //! Input is parsed by hand (not with axum's `Json`/typed `Query`) so every bad input becomes the
@@ -12,16 +12,14 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use super::admin;
 use super::catalog::{self, MAX_RENTAL_HOURS};
 use super::orders::{NewOrder, Poll, Status};
-use super::pipeline::{pipeline, Authed};
+use super::pipeline::Authed;
 use super::problem::Problem;
 use super::state::Shared;
 use super::util::dollars;
@@ -36,7 +34,7 @@ const POLL_TIMEOUT_DEFAULT: u64 = 30;
 const PAGE_DEFAULT: usize = 20;
 const PAGE_MAX: usize = 100;
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/api/v2/services", get(list_services))
         .route("/api/v2/countries", get(list_countries))
@@ -55,20 +53,6 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v2/orders/{id}/confirm", post(confirm))
         .route("/api/v2/orders/{id}/extend", post(extend))
         .route("/api/v2/orders/{id}/release", post(release))
-        // The x402 deposit flow: /api/v1/x402/topup and /api/v1/x402/info.
-        .merge(super::x402::routes())
-        .merge(admin::routes())
-        .fallback(not_found)
-        .layer(from_fn_with_state(shared.clone(), pipeline))
-        .with_state(shared)
-}
-
-async fn not_found() -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "No such endpoint; the API lives under /api/v2 (see the API reference)",
-    )
 }
 
 // ---- input helpers ----------------------------------------------------------------------------
