@@ -308,6 +308,11 @@ fn fault_response(fault: &Fault, path: &str, dialect: Dialect) -> Response {
             retry_after,
         } => {
             let detail = match dialect {
+                // The no-stock text is what v1 clients look for in a 5xx body.
+                Dialect::V1 if slug == "no-stock" => {
+                    "Injected fault (sandbox): no-stock: No numbers available (out of stock)"
+                        .to_string()
+                }
                 Dialect::V1 => format!("Injected fault (sandbox): {slug}"),
                 Dialect::V2 => "Injected fault (sandbox)".to_string(),
             };

@@ -163,11 +163,25 @@ async fn faults_apply_to_v1() {
         1,
     );
     let r = env.v1_post("/customer/purchase", Some(buy.clone())).await;
-    assert_v1_error(&r, 503, "Injected fault (sandbox): no-stock");
+    assert_v1_error(
+        &r,
+        503,
+        "Injected fault (sandbox): no-stock: No numbers available (out of stock)",
+    );
     assert_eq!(
         r.headers.get("retry-after").and_then(|v| v.to_str().ok()),
         Some("7")
     );
+    env.api.inject(
+        Fault::Problem {
+            status: 500,
+            slug: "internal".into(),
+            retry_after: None,
+        },
+        1,
+    );
+    let r = env.v1_get("/customer/balance").await;
+    assert_v1_error(&r, 500, "Injected fault (sandbox): internal");
 
     env.api.inject(Fault::Html { status: 502 }, 1);
     let r = env.v1_get("/customer/balance").await;
