@@ -91,7 +91,7 @@ async fn start_sandbox(config: &mut Config) -> Result<FakeHandle, StartError> {
         .await?;
     config.base_url = match config.api_version {
         ApiVersion::V2 => handle.base_url(),
-        ApiVersion::V1 | ApiVersion::Auto => format!("http://{}/api/v1", handle.addr),
+        ApiVersion::V1 | ApiVersion::Auto => handle.v1_base_url(),
     };
     config.api_key = Some(ApiKey::new(SANDBOX_API_KEY));
     tracing::info!(base_url = %config.base_url, "sandbox mode: simulated VirtualSMS, no real numbers or money");
