@@ -13,6 +13,7 @@ mod errors;
 mod faults;
 mod idempotency;
 mod missing_key;
+mod per_backend;
 mod protocol_abuse;
 mod secrets;
 mod spending_guard;

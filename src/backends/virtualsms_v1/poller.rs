@@ -1,13 +1,13 @@
 //! wait_for_sms on v1, which has no long-poll: one poller serves every wait, so the request rate
 //! stays within the pacing budget however many orders are waited on.
 //!
-//! Each wait reads its order once (so a code that already arrived returns at once), then
-//! subscribes with what it has seen (a baseline). While any subscription exists, one task polls
-//! every interval: one order-history request (C3) for all waiting activations, one rental-list
-//! request (E7) for all waited rentals, and a detail request (C2) only for an activation the
-//! history cannot answer for (already completed and waiting for a further SMS, or older than the
-//! history's 50 rows). A subscriber whose order changed is woken and reads its order once more.
-//! The task stops when the last subscription is dropped (a wait that ends or is cancelled).
+//! A wait subscribes with what it has seen. While any subscription exists, one task polls: a
+//! first round right away (waits that start together share it), then one every interval. A
+//! round is one order-history request (C3) for all waited activations, one rental-list request
+//! (E7) for all waited rentals, and a detail request (C2) only for an activation the history
+//! cannot answer for (completed and waited on for a further SMS, or older than the history's 50
+//! rows). Only a subscriber whose order changed is woken, and only it reads its order (C2). The
+//! task stops when the last subscription is dropped (a wait that ends or is cancelled).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,21 +15,33 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::wire::{order_status, Listed, OrderRow, RentalRow};
+use super::wire::{order_status, rental_status, Listed, OrderRow, RentalRow};
 use super::{rental_id, V1};
 use crate::backends::{ErrorKind, Result};
 use crate::domain::{status, SmsPoll};
 use crate::transport::{Request, Transport};
 
-/// What a subscriber has seen; the order changed when the API says otherwise.
+/// What a subscriber has seen; its order changed when the API says otherwise.
 #[derive(Debug, Clone, PartialEq)]
 enum Seen {
+    /// Not read yet; the caller has seen this many messages. The next round settles it: a
+    /// waiting activation or a rental with no more SMS becomes a baseline, anything else wakes.
+    Unknown { messages: usize },
     /// An activation in this v1 status (the history shows it).
     Status(String),
     /// An activation with this many messages (only its detail shows more).
     Messages(usize),
     /// A rental with this many SMS received and this status.
     Rental { sms: u64, status: String },
+}
+
+/// What a round decided for one subscription.
+enum Verdict {
+    Unchanged,
+    /// The order is as the subscriber would expect: keep this as its baseline.
+    Settled(Seen),
+    /// Something changed (or cannot be told from a list): the subscriber reads its order.
+    Wake,
 }
 
 struct Watch {
@@ -63,6 +75,9 @@ impl Drop for Subscription {
         self.poller.lock().by_id.remove(&self.id);
     }
 }
+
+/// Waits that start together (a burst of tool calls) share the first round.
+const FIRST_ROUND_DELAY: Duration = Duration::from_millis(50);
 
 impl Poller {
     pub fn new(http: Transport, interval: Duration) -> Self {
@@ -101,10 +116,12 @@ impl Poller {
         }
     }
 
-    /// Polls every interval while anyone waits.
+    /// Polls while anyone waits: a first round right away, then one every interval.
     async fn run(self: Arc<Self>) {
+        let mut pause = FIRST_ROUND_DELAY.min(self.interval);
         loop {
-            tokio::time::sleep(self.interval).await;
+            tokio::time::sleep(pause).await;
+            pause = self.interval;
             let wanted: Vec<(u64, String, Seen)> = {
                 let mut watches = self.lock();
                 if watches.by_id.is_empty() {
@@ -117,68 +134,76 @@ impl Poller {
                     .map(|(id, w)| (*id, w.order_id.clone(), w.seen.clone()))
                     .collect()
             };
-            let changed = self.round(&wanted).await;
-            let watches = self.lock();
-            for id in changed {
-                if let Some(w) = watches.by_id.get(&id) {
-                    w.wake.send_replace(true);
+            let verdicts = self.round(&wanted).await;
+            let mut watches = self.lock();
+            for (id, verdict) in verdicts {
+                let Some(w) = watches.by_id.get_mut(&id) else {
+                    continue;
+                };
+                match verdict {
+                    Verdict::Unchanged => {}
+                    Verdict::Settled(seen) => w.seen = seen,
+                    Verdict::Wake => {
+                        w.wake.send_replace(true);
+                    }
                 }
             }
         }
     }
 
-    /// One round: which subscriptions' orders changed.
-    async fn round(&self, wanted: &[(u64, String, Seen)]) -> Vec<u64> {
-        let mut changed = Vec::new();
-        let needs = |f: fn(&Seen) -> bool| wanted.iter().any(|(_, _, s)| f(s));
-        let history = if needs(|s| matches!(s, Seen::Status(_))) {
-            self.fetch::<OrderRow>(&["customer", "orders"], "orders", Some(50))
+    /// One round: at most one history request, one rental-list request, and a detail request
+    /// only for activations the history cannot answer for.
+    async fn round(&self, wanted: &[(u64, String, Seen)]) -> Vec<(u64, Verdict)> {
+        let activations = wanted
+            .iter()
+            .any(|(_, id, s)| rental_id(id).is_none() && !matches!(s, Seen::Messages(_)));
+        let rentals = wanted.iter().any(|(_, id, _)| rental_id(id).is_some());
+        let history = if activations {
+            self.fetch::<OrderRow>(Request::get(&["customer", "orders"]).query("limit", Some(50)), "orders")
                 .await
         } else {
-            Some(Vec::new())
+            None
         };
-        let rentals = if needs(|s| matches!(s, Seen::Rental { .. })) {
-            self.fetch::<RentalRow>(&["rentals"], "rentals", None).await
+        let rental_rows = if rentals {
+            self.fetch::<RentalRow>(Request::get(&["rentals"]).query("status", Some("all")), "rentals")
+                .await
         } else {
-            Some(Vec::new())
+            None
         };
+        let mut verdicts = Vec::with_capacity(wanted.len());
         for (id, order_id, seen) in wanted {
-            let now = match seen {
-                Seen::Status(_) => match history.as_ref() {
-                    Some(rows) => match rows.iter().find(|r| &r.order_id == order_id) {
-                        Some(row) => Some(Seen::Status(row.status.clone())),
-                        None => self.detail(order_id, seen).await,
-                    },
-                    None => None,
+            let verdict = match rental_id(order_id) {
+                Some(rid) => match &rental_rows {
+                    Some(rows) => judge_rental(rows.iter().find(|r| r.id == rid), seen),
+                    None => Verdict::Unchanged,
                 },
-                Seen::Messages(_) => self.detail(order_id, seen).await,
-                Seen::Rental { .. } => rentals.as_ref().and_then(|rows| {
-                    let rid = rental_id(order_id)?;
-                    let row = rows.iter().find(|r| r.id == rid)?;
-                    Some(Seen::Rental {
-                        sms: row.sms_received,
-                        status: row.status.clone(),
-                    })
-                }),
+                None => {
+                    let listed = history
+                        .as_ref()
+                        .and_then(|rows| rows.iter().find(|r| &r.order_id == order_id));
+                    match (listed, seen) {
+                        (Some(row), Seen::Status(_) | Seen::Unknown { .. }) => {
+                            judge_status(&row.status, seen)
+                        }
+                        // A failed history read decides nothing this round.
+                        (None, Seen::Status(_) | Seen::Unknown { .. }) if history.is_none() => {
+                            Verdict::Unchanged
+                        }
+                        _ => self.judge_detail(order_id, seen).await,
+                    }
+                }
             };
-            if now.is_some_and(|now| &now != seen) {
-                changed.push(*id);
-            }
+            verdicts.push((*id, verdict));
         }
-        changed
+        verdicts
     }
 
     /// A list, or `None` when it could not be read this round (logged; the next round retries).
     async fn fetch<T: for<'de> serde::Deserialize<'de>>(
         &self,
-        path: &[&str],
+        request: Request<'_>,
         field: &str,
-        limit: Option<u32>,
     ) -> Option<Vec<T>> {
-        let mut request = Request::get(path).query("limit", limit);
-        if field == "rentals" {
-            request = request.query("status", Some("all"));
-        }
         match self.http.send::<Listed<T>>(request).await {
             Ok(listed) => Some(listed.rows(field)),
             Err(e) => {
@@ -188,22 +213,62 @@ impl Poller {
         }
     }
 
-    /// An activation's state from its detail (C2), in the terms of `seen`.
-    async fn detail(&self, order_id: &str, seen: &Seen) -> Option<Seen> {
+    /// An activation's detail (C2) against what the subscriber has seen.
+    async fn judge_detail(&self, order_id: &str, seen: &Seen) -> Verdict {
         let row: OrderRow = match self
             .http
             .send(Request::get(&["customer", "order", order_id]))
             .await
         {
             Ok(row) => row,
-            // Gone or refused: wake the subscriber so it reads (and reports) the error itself.
-            Err(e) if e.kind() != ErrorKind::Transient => return Some(Seen::Messages(usize::MAX)),
-            Err(_) => return None,
+            Err(e) if e.kind() == ErrorKind::Transient => return Verdict::Unchanged,
+            // Gone or refused: the subscriber reads (and reports) the error itself.
+            Err(_) => return Verdict::Wake,
         };
-        Some(match seen {
-            Seen::Messages(_) => Seen::Messages(row.sms().len()),
-            _ => Seen::Status(row.status),
-        })
+        let messages = row.sms().len();
+        match seen {
+            Seen::Messages(n) | Seen::Unknown { messages: n } if messages > *n => Verdict::Wake,
+            _ if order_status(&row.status) == status::WAITING => {
+                Verdict::Settled(Seen::Status(row.status))
+            }
+            Seen::Messages(_) if status::is_terminal(order_status(&row.status)) => Verdict::Wake,
+            Seen::Messages(_) => Verdict::Unchanged,
+            _ => Verdict::Wake,
+        }
+    }
+}
+
+/// An activation's status in the history against what the subscriber has seen.
+fn judge_status(v1_status: &str, seen: &Seen) -> Verdict {
+    let waiting = order_status(v1_status) == status::WAITING;
+    match seen {
+        Seen::Status(before) if before == v1_status => Verdict::Unchanged,
+        Seen::Unknown { messages: 0 } if waiting => {
+            Verdict::Settled(Seen::Status(v1_status.to_owned()))
+        }
+        _ => Verdict::Wake,
+    }
+}
+
+/// A rental's row against what the subscriber has seen.
+fn judge_rental(row: Option<&RentalRow>, seen: &Seen) -> Verdict {
+    let Some(row) = row else {
+        return Verdict::Wake; // gone: the subscriber reads (and reports) it
+    };
+    let now = Seen::Rental {
+        sms: row.sms_received,
+        status: row.status.clone(),
+    };
+    match seen {
+        Seen::Unknown { messages } if row.sms_received as usize <= *messages => {
+            if status::is_terminal(rental_status(&row.status, row.sms_received)) {
+                Verdict::Wake
+            } else {
+                Verdict::Settled(now)
+            }
+        }
+        before if *before == now => Verdict::Unchanged,
+        _ => Verdict::Wake,
     }
 }
 
@@ -235,28 +300,56 @@ impl V1 {
         Ok((poll, seen))
     }
 
-    /// One round of wait_for_sms: the order now if something new is there or it ended, else
-    /// the order after the poller sees it change, or as it was when `window` passes.
+    /// One round of wait_for_sms: returns when the poller sees the order change and its detail
+    /// shows a message beyond `since` or a final state, or when `window` passes. The order is
+    /// read only when the poller says it changed, so a hundred waits cost one request per
+    /// interval, not a hundred.
     pub(super) async fn wait_round(
         &self,
         order_id: &str,
         since: Option<&str>,
         window: Duration,
     ) -> Result<SmsPoll> {
-        let (poll, seen) = self.snapshot(order_id).await?;
-        let seen_before = since
-            .and_then(|s| poll.messages.iter().position(|m| m.id == s))
-            .map_or(0, |i| i + 1);
-        if poll.messages.len() > seen_before || status::is_terminal(&poll.status) {
-            return Ok(poll);
+        let deadline = tokio::time::Instant::now() + window;
+        let seen_count = messages_seen(order_id, since);
+        let mut seen = Seen::Unknown {
+            messages: seen_count,
+        };
+        let mut last: Option<SmsPoll> = None;
+        loop {
+            let mut subscription = self.poller.subscribe(order_id, seen);
+            tokio::select! {
+                _ = subscription.woken.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Ok(last.unwrap_or_else(|| still_waiting(order_id)));
+                }
+            }
+            drop(subscription);
+            let (poll, now) = self.snapshot(order_id).await?;
+            if poll.messages.len() > seen_count || status::is_terminal(&poll.status) {
+                return Ok(poll);
+            }
+            seen = now;
+            last = Some(poll);
         }
-        let mut subscription = self.poller.subscribe(order_id, seen);
-        tokio::select! {
-            _ = subscription.woken.changed() => {}
-            _ = tokio::time::sleep(window) => return Ok(poll),
-        }
-        drop(subscription);
-        Ok(self.snapshot(order_id).await?.0)
+    }
+}
+
+/// How many of the order's messages the caller has seen: ids are `<order_id>:<index>`.
+fn messages_seen(order_id: &str, since: Option<&str>) -> usize {
+    since
+        .and_then(|s| s.strip_prefix(order_id)?.strip_prefix(':')?.parse::<usize>().ok())
+        .map_or(0, |i| i + 1)
+}
+
+/// The answer of a round that saw nothing change.
+fn still_waiting(order_id: &str) -> SmsPoll {
+    SmsPoll {
+        order_id: order_id.to_owned(),
+        status: status::WAITING.to_owned(),
+        messages: Vec::new(),
+        code: None,
+        note: None,
     }
 }
 
@@ -274,7 +367,7 @@ fn rental_poll(order_id: &str, row: &RentalRow) -> SmsPoll {
         .collect();
     SmsPoll {
         order_id: order_id.to_owned(),
-        status: super::wire::rental_status(&row.status, row.sms_received).to_owned(),
+        status: rental_status(&row.status, row.sms_received).to_owned(),
         messages,
         code: None,
         note: (row.sms_received > 0).then(|| {

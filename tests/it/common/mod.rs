@@ -35,7 +35,15 @@ impl ClientHandler for Recorder {
     }
 }
 
+/// Which VirtualSMS REST dialect a harness's server speaks to the fake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    V1,
+    V2,
+}
+
 pub struct Harness {
+    pub dialect: Dialect,
     pub fake: FakeApi,
     pub fake_handle: FakeHandle,
     pub client: RunningService<RoleClient, Recorder>,
@@ -49,6 +57,8 @@ pub fn fake_options() -> FakeOptions {
         sms_delay: None,
         rate_limit_per_minute: 0,
         starting_balance_cents: 10_000,
+        // v1 cancel/swap cooldowns only where a test asks for one.
+        cancel_cooldown: Duration::ZERO,
         ..FakeOptions::default()
     }
 }
@@ -74,13 +84,31 @@ impl Harness {
         Self::with(fake_options(), |_| {}).await
     }
 
+    /// A v2 harness with these fake options and config edits.
     pub async fn with(fake: FakeOptions, edit: impl FnOnce(&mut Config)) -> Self {
+        Self::speaking(Dialect::V2, fake, edit).await
+    }
+
+    /// A harness whose server speaks `dialect`, with the test fake options.
+    pub async fn on(dialect: Dialect) -> Self {
+        Self::speaking(dialect, fake_options(), |_| {}).await
+    }
+
+    pub async fn speaking(
+        dialect: Dialect,
+        fake: FakeOptions,
+        edit: impl FnOnce(&mut Config),
+    ) -> Self {
         let fake = FakeApi::new(fake);
         let fake_handle = fake
             .spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .await
             .expect("fake API starts");
-        let mut config = test_config(&fake_handle.base_url());
+        let base_url = match dialect {
+            Dialect::V1 => fake_handle.v1_base_url(),
+            Dialect::V2 => fake_handle.base_url(),
+        };
+        let mut config = test_config(&base_url);
         edit(&mut config);
         // The same path as the binary and the CLI.
         let server = App::new(config).await.expect("server builds").server;
@@ -98,6 +126,7 @@ impl Harness {
             .expect("MCP handshake");
         let tools = client.list_all_tools().await.expect("tools/list");
         Self {
+            dialect,
             fake,
             fake_handle,
             client,
@@ -223,6 +252,32 @@ pub fn assert_valid(tool: &Tool, value: &Value) {
         "{} output does not match its outputSchema: {errors:?}\n{value:#}",
         tool.name
     );
+}
+
+/// Runs one test body against a server on each backend: `mod <name> { v1, v2 }`, so a failure
+/// names the test and the backend (ripgrep's `rgtest!` runs each test per regex engine).
+#[macro_export]
+macro_rules! per_backend {
+    ($(#[$meta:meta])* async fn $name:ident($h:ident: Harness) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::common::{Dialect, Harness};
+
+            async fn run($h: Harness) $body
+
+            #[tokio::test]
+            async fn v1() {
+                run(Harness::on(Dialect::V1).await).await
+            }
+
+            #[tokio::test]
+            async fn v2() {
+                run(Harness::on(Dialect::V2).await).await
+            }
+        }
+    };
 }
 
 /// Assertion on a recorded request's method, path and bearer header.
