@@ -7,6 +7,7 @@
 //! - [`tools`]: the MCP surface — the only code that knows rmcp.
 //! - [`app`]: wiring shared by the binary and the tests.
 //! - [`cli`]: `schema`, `tools` and `call` for humans, through an in-process MCP client.
+//! - [`tls`]: which certificates HTTPS trusts (`SSL_CERT_FILE`, the system, or built-in roots).
 //! - [`x402`]: self-funding — an x402 top-up paid in USDC on Base from a configured wallet.
 //! - [`sandbox`]: a stateful fake of the VirtualSMS API, used by tests, `--sandbox` and
 //!   `sandbox-api`.
@@ -16,5 +17,6 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod sandbox;
+pub mod tls;
 pub mod tools;
 pub mod x402;

@@ -26,7 +26,8 @@ Environment:
   VIRTUALSMS_X402_MAX_TOPUP_USD cap per top-up and per process [default: 20]
   VIRTUALSMS_X402_PAY_TO        pin the VirtualSMS Base wallet that top-ups may pay
   VIRTUALSMS_X402_BASE_URL      x402 endpoint [default: https://virtualsms.io/api/v1]
-  VIRTUALSMS_CREDENTIALS_FILE   where a purchased API key is kept [default: ~/.config/virtualsms-mcp/credentials.json]";
+  VIRTUALSMS_CREDENTIALS_FILE   where a purchased API key is kept [default: ~/.config/virtualsms-mcp/credentials.json]
+  SSL_CERT_FILE, SSL_CERT_DIR   trust only these CA certificates (PEM) for HTTPS [default: the system's store; without one, built-in Mozilla roots]";
 
 /// MCP stdio server for VirtualSMS: rent real-SIM numbers and receive SMS verification codes.
 ///

@@ -128,6 +128,8 @@ enum Attempt {
     TooLarge,
     /// The request could not even be built (e.g. a URL too long for HTTP): nothing was sent.
     Unsendable(String),
+    /// The server's TLS certificate was refused: nothing was sent, and a retry cannot help.
+    Untrusted(String),
 }
 
 impl Client {
@@ -177,6 +179,7 @@ impl Client {
             .http
             .get_or_init(|| {
                 http_client_builder(&self.inner.settings)
+                    .map_err(|e| e.to_string())?
                     .build()
                     .map_err(|e| e.to_string())
             })
@@ -215,6 +218,9 @@ impl Client {
         if call.auth == Auth::Required && key.is_none() {
             return Err(ApiError::MissingApiKey);
         }
+        // A client that cannot be built (no usable trust roots) is a setup error, reported
+        // once: nothing was sent, so there is nothing to retry.
+        self.http()?;
         let url = self.url(&call);
         let is_post = call.method == Method::POST;
         // One key for every attempt of this call: that is what makes a POST retry safe.
@@ -235,6 +241,14 @@ impl Client {
                     body,
                 } => (status, headers, body),
                 Attempt::Unsendable(detail) => return Err(ApiError::Unsendable(detail)),
+                Attempt::Untrusted(detail) => {
+                    return Err(ApiError::Transport {
+                        failure: TransportFailure::Connect,
+                        detail,
+                        attempts,
+                        outcome_unknown: false,
+                    })
+                }
                 Attempt::TooLarge => {
                     return Err(ApiError::BodyTooLarge {
                         limit: settings.max_body_bytes,
@@ -342,10 +356,15 @@ impl Client {
             // Nothing went out, so nothing can have been charged, and a retry cannot help.
             Err(e) if e.is_builder() => return Attempt::Unsendable(self.describe(&e)),
             Err(e) => {
-                return Attempt::Failed {
-                    failure: classify(&e),
-                    detail: self.describe(&e),
-                }
+                let detail = self.describe(&e);
+                // A refused server certificate is not a network fault: not retried.
+                return match crate::tls::untrusted_certificate_hint(&e) {
+                    Some(hint) => Attempt::Untrusted(format!("{detail}{hint}")),
+                    None => Attempt::Failed {
+                        failure: classify(&e),
+                        detail,
+                    },
+                };
             }
         };
         let status = response.status();
@@ -474,14 +493,17 @@ impl Client {
     }
 }
 
-/// The HTTP client setup every VirtualSMS call shares: TLS via ring, our User-Agent, the connect
-/// timeout. Callers add their own rules (the x402 client refuses redirects).
-pub(crate) fn http_client_builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
-    // reqwest is built without a default crypto provider (no aws-lc C build): use ring.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("virtualsms-mcp/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(settings.connect_timeout)
+/// The HTTP client setup every VirtualSMS call shares: TLS via ring with the process's trust
+/// roots ([`crate::tls`]), our User-Agent, the connect timeout. Callers add their own rules (the
+/// x402 client refuses redirects). Fails when no trust root is usable.
+pub(crate) fn http_client_builder(
+    settings: &HttpSettings,
+) -> Result<reqwest::ClientBuilder, crate::tls::TlsSetupError> {
+    crate::tls::with_trust_roots(
+        reqwest::Client::builder()
+            .user_agent(concat!("virtualsms-mcp/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.connect_timeout),
+    )
 }
 
 fn classify(e: &reqwest::Error) -> TransportFailure {
