@@ -557,6 +557,9 @@ BOUNDS = {
 }
 
 
+KEEP_MARKER = "<!-- Hand-written below this line: scripts/bench.py keeps it. -->"
+
+
 def write_markdown(rows: list[Row], info: dict[str, str], argv: list[str]) -> None:
     lines = [
         "# Benchmarks",
@@ -607,7 +610,12 @@ def write_markdown(rows: list[Row], info: dict[str, str], argv: list[str]) -> No
         "- Benchmarks are never run by `cargo test`; tests assert no timings.",
         "",
     ]
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
+    # Hand-written notes below the marker (one-off measurements) survive a rewrite.
+    path = ROOT / "BENCHMARKS.md"
+    kept = path.read_text().split(KEEP_MARKER, 1) if path.exists() else []
+    if len(kept) == 2:
+        lines += [KEEP_MARKER + kept[1].rstrip("\n"), ""]
+    path.write_text("\n".join(lines))
     log("wrote BENCHMARKS.md")
 
 

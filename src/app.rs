@@ -16,6 +16,9 @@ use crate::transport::KeySlot;
 /// The longest JSON-RPC line read from stdin.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 
+/// How often wait_for_sms polls the embedded sandbox on v1, at most.
+const SANDBOX_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The key the embedded sandbox accepts. A real key is never sent to the sandbox.
 pub const SANDBOX_API_KEY: &str = "sk_sandbox_not_a_real_key";
 
@@ -94,6 +97,8 @@ async fn start_sandbox(config: &mut Config) -> Result<FakeHandle, StartError> {
         ApiVersion::V1 | ApiVersion::Auto => handle.v1_base_url(),
     };
     config.api_key = Some(ApiKey::new(SANDBOX_API_KEY));
+    // The fake is local: a simulated SMS should show up about when it is sent.
+    config.poll_interval = config.poll_interval.min(SANDBOX_POLL_INTERVAL);
     tracing::info!(base_url = %config.base_url, "sandbox mode: simulated VirtualSMS, no real numbers or money");
     config.x402.use_sandbox(handle.x402_base_url());
     if config.x402.wallet.is_some() {

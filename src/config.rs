@@ -36,6 +36,9 @@ pub mod env {
     pub const X402_MAX_TOPUP_USD: &str = "VIRTUALSMS_X402_MAX_TOPUP_USD";
     pub const X402_PAY_TO: &str = "VIRTUALSMS_X402_PAY_TO";
     pub const CREDENTIALS_FILE: &str = "VIRTUALSMS_CREDENTIALS_FILE";
+    // Trust roots for HTTPS (see crate::tls); the names every TLS stack reads.
+    pub const SSL_CERT_FILE: &str = crate::tls::CERT_FILE;
+    pub const SSL_CERT_DIR: &str = crate::tls::CERT_DIR;
 }
 
 /// One environment variable: what it does and its default, as `--help` and the README show it.
@@ -76,6 +79,8 @@ pub const VARS: &[EnvVar] = &[
     var(env::X402_PAY_TO, "pin the VirtualSMS wallet that top-ups may pay", None),
     var(env::X402_BASE_URL, "x402 endpoint", Some("https://virtualsms.io/api/v1")),
     var(env::CREDENTIALS_FILE, "where a purchased API key is kept", Some("~/.config/virtualsms-mcp/credentials.json")),
+    var(env::SSL_CERT_FILE, "trust only the CA certificates (PEM) in this file for HTTPS", Some("the system's store; without one, built-in Mozilla roots")),
+    var(env::SSL_CERT_DIR, "trust only the CA certificates (PEM) in this directory for HTTPS", None),
 ];
 
 /// The `Environment:` section of `--help`, rendered from [`VARS`].

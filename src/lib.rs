@@ -11,6 +11,7 @@
 //! - [`tools`]: the MCP surface, the only code that knows rmcp.
 //! - [`app`]: builds the server from a configuration, for the binary, the CLI and the tests.
 //! - [`cli`]: `schema`, `tools` and `call` for humans, through an in-process MCP client.
+//! - [`tls`]: which certificates HTTPS trusts (`SSL_CERT_FILE`, the system, or built-in roots).
 //! - [`x402`]: self-funding — an x402 top-up paid in USDC from a configured wallet.
 //! - [`sandbox`]: a stateful fake of the VirtualSMS API, used by tests, `--sandbox` and
 //!   `sandbox-api`.
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod sandbox;
+pub mod tls;
 pub mod tools;
 pub mod transport;
 pub mod x402;

@@ -125,9 +125,14 @@ fn api_error_text(e: &ApiError) -> String {
             "{e}. Nothing was charged. Next step: check the arguments — an id or name may be \
              malformed or far too long."
         ),
+        // Reported once, never retried: e.g. SSL_CERT_FILE names an empty or unreadable file
+        // (the text names the variable and the fix; see src/tls.rs).
         ApiError::Setup(_) => format!(
-            "This server is misconfigured: {e}. Nothing was sent. Next step: fix the setting and \
-             restart the server."
+            "This server is misconfigured, so nothing was sent and nothing was charged: {}. Next \
+             step: fix that setting in this server's environment (the `env` of its entry in the \
+             MCP client's configuration) and restart the server; retrying without that cannot \
+             help.",
+            e.to_string().trim_end_matches('.')
         ),
     }
 }

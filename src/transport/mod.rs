@@ -222,6 +222,8 @@ enum Attempt {
     TooLarge,
     /// The request could not even be built (e.g. a URL too long for HTTP): nothing was sent.
     Unsendable(String),
+    /// The server's TLS certificate was refused: nothing was sent, and a retry cannot help.
+    Untrusted(String),
 }
 
 impl Transport {
@@ -274,6 +276,7 @@ impl Transport {
             .http
             .get_or_init(|| {
                 http_client_builder(&self.inner.settings)
+                    .map_err(|e| e.to_string())?
                     .build()
                     .map_err(|e| e.to_string())
             })
@@ -335,6 +338,15 @@ impl Transport {
             let mut answer = match attempt {
                 Attempt::Answer(answer) => answer,
                 Attempt::Unsendable(detail) => return Err(ApiError::Unsendable(detail)),
+                Attempt::Untrusted(detail) => {
+                    return Err(ApiError::Transport {
+                        failure: TransportFailure::Connect,
+                        detail,
+                        attempts,
+                        outcome_unknown: false,
+                        deduplicated: idempotency.is_some(),
+                    })
+                }
                 Attempt::TooLarge => {
                     return Err(ApiError::BodyTooLarge {
                         limit: settings.max_body_bytes,
@@ -434,10 +446,15 @@ impl Transport {
             // Nothing went out, so nothing can have been charged, and a retry cannot help.
             Err(e) if e.is_builder() => return Attempt::Unsendable(self.describe(&e)),
             Err(e) => {
-                return Attempt::Failed {
-                    failure: classify_failure(&e),
-                    detail: self.describe(&e),
-                }
+                let detail = self.describe(&e);
+                // A refused server certificate is not a network fault: not retried.
+                return match crate::tls::untrusted_certificate_hint(&e) {
+                    Some(hint) => Attempt::Untrusted(format!("{detail}{hint}")),
+                    None => Attempt::Failed {
+                        failure: classify_failure(&e),
+                        detail,
+                    },
+                };
             }
         };
         let status = response.status();
@@ -543,14 +560,17 @@ pub async fn read_bounded(
     Ok(body)
 }
 
-/// The HTTP client setup every call shares: TLS via ring, our User-Agent, the connect timeout.
-/// Callers add their own rules (the x402 client refuses redirects).
-pub fn http_client_builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
-    // reqwest is built without a default crypto provider (no aws-lc C build): use ring.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("virtualsms-mcp/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(settings.connect_timeout)
+/// The HTTP client setup every call shares (REST backends, x402): TLS via ring with the
+/// process's trust roots ([`crate::tls`]), our User-Agent, the connect timeout. Callers add their
+/// own rules (the x402 client refuses redirects). Fails when no trust root is usable.
+pub fn http_client_builder(
+    settings: &HttpSettings,
+) -> Result<reqwest::ClientBuilder, crate::tls::TlsSetupError> {
+    crate::tls::with_trust_roots(
+        reqwest::Client::builder()
+            .user_agent(concat!("virtualsms-mcp/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.connect_timeout),
+    )
 }
 
 fn classify_failure(e: &reqwest::Error) -> TransportFailure {

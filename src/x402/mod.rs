@@ -467,6 +467,7 @@ impl Funder {
             .http
             .get_or_init(|| {
                 crate::transport::http_client_builder(&self.inner.settings)
+                    .map_err(|e| e.to_string())?
                     // Never follow a redirect: it would carry X-PAYMENT to another URL.
                     .redirect(reqwest::redirect::Policy::none())
                     .build()

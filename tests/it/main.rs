@@ -18,6 +18,7 @@ mod protocol_abuse;
 mod secrets;
 mod spending_guard;
 mod stdio;
+mod tls;
 mod tool_definitions;
 mod tools_account;
 mod tools_catalog;

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::Dialect;
 use crate::per_backend;
 
 /// The account balance in USD.

@@ -159,14 +159,20 @@ impl Poller {
             .any(|(_, id, s)| rental_id(id).is_none() && !matches!(s, Seen::Messages(_)));
         let rentals = wanted.iter().any(|(_, id, _)| rental_id(id).is_some());
         let history = if activations {
-            self.fetch::<OrderRow>(Request::get(&["customer", "orders"]).query("limit", Some(50)), "orders")
-                .await
+            self.fetch::<OrderRow>(
+                Request::get(&["customer", "orders"]).query("limit", Some(50)),
+                "orders",
+            )
+            .await
         } else {
             None
         };
         let rental_rows = if rentals {
-            self.fetch::<RentalRow>(Request::get(&["rentals"]).query("status", Some("all")), "rentals")
-                .await
+            self.fetch::<RentalRow>(
+                Request::get(&["rentals"]).query("status", Some("all")),
+                "rentals",
+            )
+            .await
         } else {
             None
         };
@@ -338,7 +344,12 @@ impl V1 {
 /// How many of the order's messages the caller has seen: ids are `<order_id>:<index>`.
 fn messages_seen(order_id: &str, since: Option<&str>) -> usize {
     since
-        .and_then(|s| s.strip_prefix(order_id)?.strip_prefix(':')?.parse::<usize>().ok())
+        .and_then(|s| {
+            s.strip_prefix(order_id)?
+                .strip_prefix(':')?
+                .parse::<usize>()
+                .ok()
+        })
         .map_or(0, |i| i + 1)
 }
 
