@@ -24,6 +24,9 @@ pub mod env {
     pub const MAX_ORDER_PRICE: &str = "VIRTUALSMS_MAX_ORDER_PRICE";
     pub const SPEND_LIMIT: &str = "VIRTUALSMS_SPEND_LIMIT";
     pub const READ_ONLY: &str = "VIRTUALSMS_READ_ONLY";
+    pub const CONFIRM_ABOVE: &str = "VIRTUALSMS_CONFIRM_ABOVE";
+    pub const TOOLS: &str = "VIRTUALSMS_TOOLS";
+    pub const EXCLUDE_TOOLS: &str = "VIRTUALSMS_EXCLUDE_TOOLS";
     // x402 top-up (see crate::x402).
     pub const WALLET_PRIVATE_KEY: &str = "VIRTUALSMS_WALLET_PRIVATE_KEY";
     pub const WALLET_KEY_FILE: &str = "VIRTUALSMS_WALLET_KEY_FILE";
@@ -116,6 +119,11 @@ pub struct Config {
     pub progress_interval: Duration,
     /// x402 self-funding: wallet, endpoint, caps, payee pin, credentials file.
     pub x402: crate::x402::X402Config,
+    /// A purchase at or above this price (USD) needs a person's yes first (see
+    /// [`crate::tools::confirm`]); `None`: never ask.
+    pub confirm_above: Option<f64>,
+    /// The tools this server offers (see [`crate::toolsets`]).
+    pub tools: crate::toolsets::ToolSelection,
 }
 
 /// A variable that is set but cannot be used; the message names it.
@@ -179,6 +187,8 @@ impl Config {
             ),
             progress_interval: Duration::from_secs(5),
             x402: crate::x402::X402Config::from_lookup(&get)?,
+            confirm_above: parse_money(&get, env::CONFIRM_ABOVE)?,
+            tools: parse_tools(&get)?,
         })
     }
 }
@@ -208,6 +218,24 @@ fn parse_money(
         }),
         other => Ok(other),
     }
+}
+
+fn parse_tools(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::toolsets::ToolSelection, ConfigError> {
+    let list = |name: &'static str| {
+        get(name)
+            .map(|v| crate::toolsets::parse_list(&v))
+            .transpose()
+            .map_err(|e| ConfigError {
+                name,
+                problem: e.to_string(),
+            })
+    };
+    Ok(crate::toolsets::ToolSelection {
+        include: list(env::TOOLS)?,
+        exclude: list(env::EXCLUDE_TOOLS)?.unwrap_or_default(),
+    })
 }
 
 fn parse_flag(
@@ -275,6 +303,22 @@ mod tests {
         assert_eq!(err.name, env::READ_ONLY);
         let err = config(&[(env::BASE_URL, "virtualsms.io")]).unwrap_err();
         assert_eq!(err.name, env::BASE_URL);
+    }
+
+    #[test]
+    fn confirm_threshold_and_tool_lists_are_read_and_checked() {
+        let c = config(&[
+            (env::CONFIRM_ABOVE, "0"),
+            (env::TOOLS, "discovery,get_balance"),
+            (env::EXCLUDE_TOOLS, "country_pricing"),
+        ])
+        .unwrap();
+        assert_eq!(c.confirm_above, Some(0.0));
+        assert!(c.tools.keeps("get_balance") && !c.tools.keeps("country_pricing"));
+        assert!(config(&[]).unwrap().confirm_above.is_none());
+        let err = config(&[(env::EXCLUDE_TOOLS, "walet")]).unwrap_err();
+        assert_eq!(err.name, env::EXCLUDE_TOOLS);
+        assert!(err.problem.contains("wallet"), "{}", err.problem);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use virtualsms_mcp::app::App;
 use virtualsms_mcp::config::Config;
 use virtualsms_mcp::sandbox::{FakeApi, FakeOptions};
@@ -19,6 +19,9 @@ Environment:
   VIRTUALSMS_MAX_ORDER_PRICE    refuse orders above this price (USD)
   VIRTUALSMS_SPEND_LIMIT        total USD this process may spend
   VIRTUALSMS_READ_ONLY=1        hide and refuse every tool that spends or changes anything
+  VIRTUALSMS_CONFIRM_ABOVE      ask the person (MCP elicitation) before buying at or above this price (USD; 0 = always)
+  VIRTUALSMS_TOOLS              offer only these tools or toolsets (comma list, like --tools)
+  VIRTUALSMS_EXCLUDE_TOOLS      leave out these tools or toolsets (comma list, like --exclude-tools)
   VIRTUALSMS_SANDBOX_SMS_DELAY  seconds before a simulated SMS arrives with --sandbox [default: 5]
   VIRTUALSMS_CATALOG_TTL_SECS   how long the service/country catalog is cached [default: 300]
   VIRTUALSMS_WALLET_PRIVATE_KEY a Base wallet key (0x + 64 hex) for x402 top-ups (topup_balance)
@@ -32,11 +35,18 @@ Environment:
 ///
 /// With no command, serves MCP over stdin/stdout (this is how MCP clients launch it).
 #[derive(Parser)]
-#[command(name = "virtualsms-mcp", version, after_help = ENV_HELP)]
+#[command(name = "virtualsms-mcp", version)]
 struct Cli {
     /// Serve against an embedded, simulated VirtualSMS: no API key, no real numbers, no money.
     #[arg(long, global = true)]
     sandbox: bool,
+    /// Offer only these tools: a comma list of tool and toolset names (see Toolsets below).
+    /// Overrides VIRTUALSMS_TOOLS.
+    #[arg(long = "tools", global = true, value_name = "LIST", value_parser = tool_list)]
+    only_tools: Option<String>,
+    /// Leave out these tools or toolsets (comma list). Overrides VIRTUALSMS_EXCLUDE_TOOLS.
+    #[arg(long, global = true, value_name = "LIST", value_parser = tool_list)]
+    exclude_tools: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -59,7 +69,8 @@ enum Command {
         amount: f64,
     },
     /// Print the tools of the default server (name, title, description, input and output
-    /// schemas, annotations) as JSON: what `tools.schema.json` holds.
+    /// schemas, annotations) as JSON: what `tools.schema.json` holds. Only --tools and
+    /// --exclude-tools narrow it; the environment does not apply.
     Schema,
     /// List the tools this configuration offers, one per line.
     Tools,
@@ -75,8 +86,22 @@ enum Command {
     },
 }
 
+/// Checks a `--tools` / `--exclude-tools` list; an unknown name lists the valid ones.
+fn tool_list(list: &str) -> Result<String, String> {
+    virtualsms_mcp::toolsets::parse_list(list)
+        .map(|_| list.to_owned())
+        .map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let help = format!(
+        "{ENV_HELP}\n\n{}",
+        virtualsms_mcp::toolsets::help_text().trim_end()
+    );
+    let cli = match Cli::from_arg_matches(&Cli::command().after_help(help).get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -119,10 +144,21 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
     config.sandbox = cli.sandbox;
+    // The flags were checked by clap; each one given replaces its environment variable.
+    let flags = virtualsms_mcp::toolsets::ToolSelection::parse(
+        cli.only_tools.as_deref(),
+        cli.exclude_tools.as_deref(),
+    )?;
+    if cli.only_tools.is_some() {
+        config.tools.include = flags.include.clone();
+    }
+    if cli.exclude_tools.is_some() {
+        config.tools.exclude = flags.exclude.clone();
+    }
     match cli.command {
         None => App::new(config).await?.serve_stdio().await?,
         Some(Command::Topup { amount }) => virtualsms_mcp::x402::run_cli(config, amount).await?,
-        Some(Command::Schema) => virtualsms_mcp::cli::schema().await?,
+        Some(Command::Schema) => virtualsms_mcp::cli::schema(flags).await?,
         Some(Command::Tools) => virtualsms_mcp::cli::tools(config).await?,
         Some(Command::Call { tool, args }) => {
             virtualsms_mcp::cli::call(config, &tool, &args).await?

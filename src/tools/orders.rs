@@ -13,7 +13,7 @@ use crate::api::orders::OrderAction;
 use crate::api::ApiError;
 
 /// The longest rental the tools accept, in hours (30 days).
-const MAX_RENTAL_HOURS: u32 = 720;
+pub(crate) const MAX_RENTAL_HOURS: u32 = 720;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(transform = crate::tools::arguments::omit_not_null)]
@@ -84,7 +84,7 @@ impl VirtualSmsServer {
 
     /// The price an order would cost now: the cheapest offer in that country, or for a rental
     /// the smallest rental option that covers `rental_hours`.
-    async fn quote(
+    pub(crate) async fn quote(
         &self,
         service: &str,
         country: &str,
@@ -147,8 +147,11 @@ impl VirtualSmsServer {
             }
         }
         let budget = &self.state.budget;
-        let reservation = if budget.limits_price(args.max_price) {
+        // Set when VIRTUALSMS_CONFIRM_ABOVE applies: the most this call may pay (../confirm.rs).
+        let confirmed = super::confirm::ceiling();
+        let reservation = if budget.limits_price(args.max_price) || confirmed.is_some() {
             let quote = self.quote(&service, &country, rental_hours).await?;
+            super::confirm::check(quote, confirmed)?;
             Some((quote, budget.reserve(quote, args.max_price)?))
         } else {
             None
@@ -178,7 +181,10 @@ impl VirtualSmsServer {
             let charged = order.price.unwrap_or(quote);
             // The price moved between the quote and the order: undo it (a full refund), rather
             // than keep a purchase the caller's limits forbid.
-            if let Err(refusal) = budget.check_price(charged, args.max_price) {
+            if let Err(refusal) = budget
+                .check_price(charged, args.max_price)
+                .and_then(|()| super::confirm::check(charged, confirmed))
+            {
                 drop(reservation);
                 let undo = self
                     .state
@@ -308,7 +314,8 @@ impl VirtualSmsServer {
         let id = order_id(&args.order_id)?;
         let hours = in_range("hours", args.hours, 1, MAX_RENTAL_HOURS)?;
         let budget = &self.state.budget;
-        let reservation = if budget.limits_price(None) {
+        let confirmed = super::confirm::ceiling();
+        let reservation = if budget.limits_price(None) || confirmed.is_some() {
             let rental = self.state.client.get_order(&id).await?;
             let (Some(service), Some(country)) = (rental.service, rental.country) else {
                 return Err(ToolError::Refused(format!(
@@ -317,6 +324,7 @@ impl VirtualSmsServer {
                 )));
             };
             let quote = self.quote(&service, &country, Some(hours)).await?;
+            super::confirm::check(quote, confirmed)?;
             Some((quote, budget.reserve(quote, None)?))
         } else {
             None
