@@ -246,6 +246,24 @@ pub(crate) async fn gate(
     {
         return Gate::Proceed(None);
     }
+    let modern = context
+        .protocol_version()
+        .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+    let can_ask = if modern {
+        request.input_responses.is_some()
+            || context
+                .client_capabilities()
+                .is_some_and(|c| c.elicitation.is_some())
+    } else {
+        context
+            .peer
+            .supported_elicitation_modes()
+            .contains(&ElicitationMode::Form)
+    };
+    if !can_ask && threshold <= 0.0 {
+        // Every purchase needs a yes this client cannot get: refuse before any request.
+        return cannot_ask(None, threshold).into();
+    }
     let purchase = match price(server, request).await {
         Ok(p) => p,
         Err(e) => return e.into(),
@@ -263,21 +281,15 @@ pub(crate) async fn gate(
         confirmed: Some(purchase.price),
         threshold,
     });
-    let modern = context
-        .protocol_version()
-        .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+    if !can_ask {
+        return cannot_ask(Some(&purchase), threshold).into();
+    }
     if modern {
         if let Some(answer) = answered(request, &purchase) {
             return match purchase.answer(&answer) {
                 Ok(()) => Gate::Proceed(confirmed),
                 Err(e) => e.into(),
             };
-        }
-        let can_ask = context
-            .client_capabilities()
-            .is_some_and(|c| c.elicitation.is_some());
-        if !can_ask {
-            return cannot_ask(&purchase, threshold).into();
         }
         let requests = BTreeMap::from([(
             INPUT_KEY.to_owned(),
@@ -287,13 +299,6 @@ pub(crate) async fn gate(
             Some(requests),
             Some(seal(&purchase)),
         )));
-    }
-    if !context
-        .peer
-        .supported_elicitation_modes()
-        .contains(&ElicitationMode::Form)
-    {
-        return cannot_ask(&purchase, threshold).into();
     }
     tracing::info!(
         tool = purchase.tool,
@@ -319,13 +324,15 @@ pub(crate) async fn gate(
     }
 }
 
-fn cannot_ask(purchase: &Purchase, threshold: f64) -> ToolError {
+fn cannot_ask(purchase: Option<&Purchase>, threshold: f64) -> ToolError {
+    let what = match purchase {
+        Some(p) => format!("{} costs {}, and this", p.describe(), p.price_text()),
+        None => "This".to_owned(),
+    };
     ToolError::Refused(format!(
-        "{} costs {}, and this server asks a person before any purchase of ${threshold:.2} or \
-         more ({}), but this MCP client cannot ask (it did not declare elicitation). Use a \
-         client that supports elicitation, or ask the user to raise or unset {}.",
-        purchase.describe(),
-        purchase.price_text(),
+        "{what} server asks a person before any purchase of ${threshold:.2} or more ({}), but \
+         this MCP client cannot ask (it did not declare elicitation). Use a client that supports \
+         elicitation, or ask the user to raise or unset {}.",
         env::CONFIRM_ABOVE,
         env::CONFIRM_ABOVE
     ))
