@@ -213,9 +213,6 @@ async fn completion_offers_services_countries_and_recent_orders() {
         .complete_prompt_simple("verify_account", "country", "u")
         .await
         .unwrap();
-    assert!(countries
-        .iter()
-        .all(|c| c.starts_with('u') || !c.is_empty()));
     assert!(countries.contains(&"us".to_owned()), "{countries:?}");
     assert!(
         countries[0].starts_with('u'),
