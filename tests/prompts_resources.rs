@@ -224,7 +224,7 @@ async fn completion_offers_services_countries_and_recent_orders() {
         .complete_resource_simple("virtualsms://orders/{order_id}", "order_id", "ord_")
         .await
         .unwrap();
-    assert_eq!(ids, [id.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&id));
     let ids = h
         .client
         .complete_prompt_simple("no_sms_arrived", "order_id", "")
