@@ -68,7 +68,15 @@ pub fn default_config() -> Config {
 /// `{"tools": [...]}` exactly as `tools/list` returns them from the default server (see
 /// [`default_config`]), pretty-printed, with a final newline. This is `tools.schema.json`.
 pub async fn schema_json() -> anyhow::Result<String> {
-    let session = Session::start(default_config()).await?;
+    schema_json_of(crate::toolsets::ToolSelection::default()).await
+}
+
+/// [`schema_json`] of the default server narrowed to `selection` (`--tools`, `--exclude-tools`;
+/// the environment still does not apply).
+pub async fn schema_json_of(selection: crate::toolsets::ToolSelection) -> anyhow::Result<String> {
+    let mut config = default_config();
+    config.tools = selection;
+    let session = Session::start(config).await?;
     let tools = session.tools().await;
     session.close().await;
     let mut text = serde_json::to_string_pretty(&serde_json::json!({ "tools": tools? }))?;
@@ -76,9 +84,10 @@ pub async fn schema_json() -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// `virtualsms-mcp schema`: prints [`schema_json`] on stdout.
-pub async fn schema() -> anyhow::Result<()> {
-    print!("{}", schema_json().await?);
+/// `virtualsms-mcp schema`: prints [`schema_json_of`] the `--tools` / `--exclude-tools`
+/// selection on stdout (the full default set without them).
+pub async fn schema(selection: crate::toolsets::ToolSelection) -> anyhow::Result<()> {
+    print!("{}", schema_json_of(selection).await?);
     Ok(())
 }
 

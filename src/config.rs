@@ -29,6 +29,9 @@ pub mod env {
     pub const MAX_ORDER_PRICE: &str = "VIRTUALSMS_MAX_ORDER_PRICE";
     pub const SPEND_LIMIT: &str = "VIRTUALSMS_SPEND_LIMIT";
     pub const READ_ONLY: &str = "VIRTUALSMS_READ_ONLY";
+    pub const CONFIRM_ABOVE: &str = "VIRTUALSMS_CONFIRM_ABOVE";
+    pub const TOOLS: &str = "VIRTUALSMS_TOOLS";
+    pub const EXCLUDE_TOOLS: &str = "VIRTUALSMS_EXCLUDE_TOOLS";
     // x402 top-up (see crate::x402).
     pub const WALLET_PRIVATE_KEY: &str = "VIRTUALSMS_WALLET_PRIVATE_KEY";
     pub const WALLET_KEY_FILE: &str = "VIRTUALSMS_WALLET_KEY_FILE";
@@ -66,6 +69,9 @@ pub const VARS: &[EnvVar] = &[
     var(env::MAX_ORDER_PRICE, "refuse orders above this price (USD)", None),
     var(env::SPEND_LIMIT, "total USD this process may spend", None),
     var(env::READ_ONLY, "1: hide and refuse every tool that spends or changes anything", None),
+    var(env::CONFIRM_ABOVE, "ask the person (MCP elicitation) before buying at or above this price (USD; 0 = always)", None),
+    var(env::TOOLS, "offer only these tools or toolsets (comma list, like --tools)", None),
+    var(env::EXCLUDE_TOOLS, "leave out these tools or toolsets (comma list, like --exclude-tools)", None),
     var(env::TIMEOUT_SECS, "timeout of one API request, in seconds", Some("30")),
     var(env::RATE_LIMIT, "API requests per minute this process allows itself (0: no pacing)", Some("60")),
     var(env::MAX_RETRY_WAIT_SECS, "the longest Retry-After this server waits through on its own", Some("60")),
@@ -206,6 +212,11 @@ pub struct Config {
     pub progress_interval: Duration,
     /// x402 self-funding: wallet, endpoint, caps, payee pin, credentials file.
     pub x402: crate::x402::X402Config,
+    /// A purchase at or above this price (USD) needs a person's yes first (see
+    /// [`crate::tools::confirm`]); `None`: never ask.
+    pub confirm_above: Option<f64>,
+    /// The tools this server offers (see [`crate::toolsets`]).
+    pub tools: crate::toolsets::ToolSelection,
 }
 
 /// A variable that is set but cannot be used; the message names it.
@@ -293,6 +304,8 @@ impl Config {
             ),
             progress_interval: Duration::from_secs(5),
             x402: crate::x402::X402Config::from_lookup(&get)?,
+            confirm_above: parse_money(&get, env::CONFIRM_ABOVE)?,
+            tools: parse_tools(&get)?,
         })
     }
 }
@@ -322,6 +335,24 @@ fn parse_money(
         }),
         other => Ok(other),
     }
+}
+
+fn parse_tools(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::toolsets::ToolSelection, ConfigError> {
+    let list = |name: &'static str| {
+        get(name)
+            .map(|v| crate::toolsets::parse_list(&v))
+            .transpose()
+            .map_err(|e| ConfigError {
+                name,
+                problem: e.to_string(),
+            })
+    };
+    Ok(crate::toolsets::ToolSelection {
+        include: list(env::TOOLS)?,
+        exclude: list(env::EXCLUDE_TOOLS)?.unwrap_or_default(),
+    })
 }
 
 fn parse_flag(
@@ -412,6 +443,22 @@ mod tests {
             assert!(help.contains(v.name), "{} missing from --help", v.name);
         }
         assert!(help.contains("[default: https://virtualsms.io]"), "{help}");
+    }
+
+    #[test]
+    fn confirm_threshold_and_tool_lists_are_read_and_checked() {
+        let c = config(&[
+            (env::CONFIRM_ABOVE, "0"),
+            (env::TOOLS, "discovery,get_balance"),
+            (env::EXCLUDE_TOOLS, "country_pricing"),
+        ])
+        .unwrap();
+        assert_eq!(c.confirm_above, Some(0.0));
+        assert!(c.tools.keeps("get_balance") && !c.tools.keeps("country_pricing"));
+        assert!(config(&[]).unwrap().confirm_above.is_none());
+        let err = config(&[(env::EXCLUDE_TOOLS, "walet")]).unwrap_err();
+        assert_eq!(err.name, env::EXCLUDE_TOOLS);
+        assert!(err.problem.contains("wallet"), "{}", err.problem);
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!   retry rules).
 //! - [`tools`]: the MCP surface, the only code that knows rmcp.
 //! - [`app`]: builds the server from a configuration, for the binary, the CLI and the tests.
+//! - [`toolsets`]: which tools a server offers (`--tools`, `--exclude-tools`).
+//! - [`icon`]: the server's icon (serverInfo, MCPB bundle).
 //! - [`cli`]: `schema`, `tools` and `call` for humans, through an in-process MCP client.
 //! - [`tls`]: which certificates HTTPS trusts (`SSL_CERT_FILE`, the system, or built-in roots).
 //! - [`x402`]: self-funding — an x402 top-up paid in USDC from a configured wallet.
@@ -21,8 +23,10 @@ pub mod backends;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod icon;
 pub mod sandbox;
 pub mod tls;
 pub mod tools;
+pub mod toolsets;
 pub mod transport;
 pub mod x402;

@@ -20,6 +20,13 @@ struct Cli {
     /// Serve against an embedded, simulated VirtualSMS: no API key, no real numbers, no money.
     #[arg(long, global = true)]
     sandbox: bool,
+    /// Offer only these tools: a comma list of tool and toolset names (see Toolsets below).
+    /// Overrides VIRTUALSMS_TOOLS.
+    #[arg(long = "tools", global = true, value_name = "LIST", value_parser = tool_list)]
+    only_tools: Option<String>,
+    /// Leave out these tools or toolsets (comma list). Overrides VIRTUALSMS_EXCLUDE_TOOLS.
+    #[arg(long, global = true, value_name = "LIST", value_parser = tool_list)]
+    exclude_tools: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -43,7 +50,8 @@ enum Command {
         amount: f64,
     },
     /// Print the tools of the default server (name, title, description, input and output
-    /// schemas, annotations) as JSON: what `tools.schema.json` holds.
+    /// schemas, annotations) as JSON: what `tools.schema.json` holds. Only --tools and
+    /// --exclude-tools narrow it; the environment does not apply.
     Schema,
     /// List the tools this configuration offers, one per line.
     Tools,
@@ -59,12 +67,21 @@ enum Command {
     },
 }
 
+/// Checks a `--tools` / `--exclude-tools` list; an unknown name lists the valid ones.
+fn tool_list(list: &str) -> Result<String, String> {
+    virtualsms_mcp::toolsets::parse_list(list)
+        .map(|_| list.to_owned())
+        .map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
-    // `--help` lists the environment from the one table of variables.
-    let matches = Cli::command()
-        .after_help(virtualsms_mcp::config::env_help())
-        .get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
+    // `--help` lists the environment from the one table of variables, then the toolsets.
+    let help = format!(
+        "{}\n{}",
+        virtualsms_mcp::config::env_help(),
+        virtualsms_mcp::toolsets::help_text().trim_end()
+    );
+    let cli = match Cli::from_arg_matches(&Cli::command().after_help(help).get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
@@ -110,10 +127,21 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
     config.sandbox = cli.sandbox;
+    // The flags were checked by clap; each one given replaces its environment variable.
+    let flags = virtualsms_mcp::toolsets::ToolSelection::parse(
+        cli.only_tools.as_deref(),
+        cli.exclude_tools.as_deref(),
+    )?;
+    if cli.only_tools.is_some() {
+        config.tools.include = flags.include.clone();
+    }
+    if cli.exclude_tools.is_some() {
+        config.tools.exclude = flags.exclude.clone();
+    }
     match cli.command {
         None => App::new(config).await?.serve_stdio().await?,
         Some(Command::Topup { amount }) => virtualsms_mcp::x402::run_cli(config, amount).await?,
-        Some(Command::Schema) => virtualsms_mcp::cli::schema().await?,
+        Some(Command::Schema) => virtualsms_mcp::cli::schema(flags).await?,
         Some(Command::Tools) => virtualsms_mcp::cli::tools(config).await?,
         Some(Command::Call { tool, args }) => {
             virtualsms_mcp::cli::call(config, &tool, &args).await?

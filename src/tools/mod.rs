@@ -6,13 +6,18 @@
 //! Each tool validates its input, calls the [`Backend`] (which speaks whichever API is
 //! configured), and returns the domain types as structured output, or a [`ToolError`] that
 //! [`errors`] turns into model-facing text. No tool knows a URL, a status code or a provider.
+//! Around them: [`confirm`] (a person confirms dearer purchases), [`prompts`], and
+//! [`resources`] (resources and argument completion).
 
 pub mod account;
 mod arguments;
 pub mod catalog;
+pub mod confirm;
 pub mod errors;
 pub mod guard;
 pub mod orders;
+pub mod prompts;
+pub mod resources;
 pub mod topup;
 pub mod wait;
 
@@ -84,6 +89,16 @@ impl VirtualSmsServer {
             // Not annotated read-only, so the read-only filter below removes it too.
             tool_router += Self::topup_router();
         }
+        // --tools / --exclude-tools (crate::toolsets); read-only below still removes writers.
+        let unselected: Vec<String> = tool_router
+            .list_all()
+            .into_iter()
+            .filter(|t| !config.tools.keeps(&t.name))
+            .map(|t| t.name.into_owned())
+            .collect();
+        for name in unselected {
+            tool_router.remove_route(&name);
+        }
         if config.guard.read_only {
             // Read-only means every tool that is not annotated read-only is gone: not listed,
             // and an unknown tool if called anyway.
@@ -142,10 +157,17 @@ impl ServerHandler for VirtualSmsServer {
         if self.state.config.sandbox {
             instructions.push_str(SANDBOX_INSTRUCTIONS);
         }
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_completions()
+            .enable_prompts()
+            .enable_resources()
+            .enable_tools()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-                    .with_title("VirtualSMS"),
+                    .with_title("VirtualSMS")
+                    .with_icons(crate::icon::icons()),
             )
             .with_instructions(instructions)
     }
@@ -163,11 +185,16 @@ impl ServerHandler for VirtualSmsServer {
         });
         let mut response = match mismatch {
             Some(error) => error.into_call_tool_result(),
-            None => {
-                self.tool_router
-                    .call(ToolCallContext::new(self, request, context))
-                    .await
-            }
+            // VIRTUALSMS_CONFIRM_ABOVE: a person confirms dearer purchases first (confirm.rs).
+            None => match confirm::gate(self, &request, &context).await {
+                confirm::Gate::Respond(response) => Ok(response),
+                confirm::Gate::Proceed(ceiling) => {
+                    let call = self
+                        .tool_router
+                        .call(ToolCallContext::new(self, request, context));
+                    confirm::with_ceiling(ceiling, call).await
+                }
+            },
         };
         tracing::info!(tool = %name, ms = started.elapsed().as_millis() as u64, "tool call done");
         if self.state.config.sandbox {
@@ -189,9 +216,14 @@ impl ServerHandler for VirtualSmsServer {
         let method = request.method;
         let shape = match method.as_str() {
             "tools/call" => "params must be {\"name\": string, \"arguments\": object (optional)}",
-            "tools/list" | "initialize" | "ping" | "server/discover" | "logging/setLevel" => {
-                "its params are malformed"
-            }
+            "tools/list"
+            | "initialize"
+            | "ping"
+            | "server/discover"
+            | "logging/setLevel"
+            | "prompts/get"
+            | "resources/read"
+            | "completion/complete" => "its params are malformed",
             _ => {
                 return Err(rmcp::ErrorData::new(
                     rmcp::model::ErrorCode::METHOD_NOT_FOUND,
@@ -204,6 +236,56 @@ impl ServerHandler for VirtualSmsServer {
             format!("{method}: {shape}"),
             None,
         ))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, rmcp::ErrorData> {
+        Ok(rmcp::model::ListPromptsResult::with_all_items(
+            self.prompt_list(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, rmcp::ErrorData> {
+        self.prompt_get(request).await.map(Into::into)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, rmcp::ErrorData> {
+        Ok(self.resource_list())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, rmcp::ErrorData> {
+        Ok(self.resource_templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, rmcp::ErrorData> {
+        self.resource_read(request).await.map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: rmcp::model::CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CompleteResult, rmcp::ErrorData> {
+        self.complete_argument(request).await
     }
 
     /// Logging notifications are deprecated in MCP; accept `logging/setLevel` as a no-op so

@@ -15,7 +15,7 @@ use crate::backends::{ApiError, ErrorKind};
 use crate::domain::{NewOrder, Order, Page};
 
 /// The longest rental the tools accept, in hours (30 days).
-const MAX_RENTAL_HOURS: u32 = 720;
+pub(crate) const MAX_RENTAL_HOURS: u32 = 720;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(transform = crate::tools::arguments::omit_not_null)]
@@ -118,8 +118,11 @@ impl VirtualSmsServer {
         buy: impl Future<Output = Result<Order, ApiError>>,
     ) -> Result<Purchase, ToolError> {
         let budget = &self.state.budget;
-        let reserved = if budget.limits_price(max_price) {
+        // Set when VIRTUALSMS_CONFIRM_ABOVE applies: the most this call may pay (confirm.rs).
+        let confirmed = super::confirm::ceiling();
+        let reserved = if budget.limits_price(max_price) || confirmed.is_some() {
             let quote = quote.await?;
+            super::confirm::check(quote, confirmed)?;
             Some((quote, budget.reserve(quote, max_price)?))
         } else {
             None
@@ -220,7 +223,12 @@ impl VirtualSmsServer {
             )
             .await?;
         if let Some(charged) = purchase.charged() {
-            if let Err(refusal) = self.state.budget.check_price(charged, args.max_price) {
+            let allowed = self
+                .state
+                .budget
+                .check_price(charged, args.max_price)
+                .and_then(|()| super::confirm::check(charged, super::confirm::ceiling()));
+            if let Err(refusal) = allowed {
                 // Released, not settled: the undo refunds it.
                 drop(purchase.reserved);
                 return Err(self

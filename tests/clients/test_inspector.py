@@ -1,6 +1,7 @@
 """The MCP Inspector CLI (npm `@modelcontextprotocol/inspector`, pinned by
 scripts/client-tests.sh) against the real binary:
 - `tools/list --strict` (exit 6 on error-severity schema portability problems) and `tools/call`;
+- tool selection (`--tools`, `VIRTUALSMS_EXCLUDE_TOOLS`, an unknown name) as Inspector sees it;
 - every client config snippet of the README (examples/clients/*, which the README embeds
   verbatim — tests/distribution.rs checks that), loaded the way a user pastes it. Each is copied
   to a temp file with `npx -y virtualsms-mcp` rewritten to the built binary (the npm package is
@@ -208,10 +209,67 @@ def test_codex_cli_line() -> None:
     run_config("codex-cli", {"virtualsms": {"command": launch[0], "args": launch[1:], "env": env}}, sandbox=False)
 
 
+# --- choosing the tools (--tools / VIRTUALSMS_TOOLS, --exclude-tools / VIRTUALSMS_EXCLUDE_TOOLS) --
+
+DISCOVERY = ["country_pricing", "find_cheapest", "list_countries", "list_services", "service_availability"]
+ACCOUNT = ["get_balance", "get_profile", "get_stats", "list_transactions"]
+
+
+def test_tools_flag_offers_one_toolset() -> None:
+    reply = inspector(BINARY, "--sandbox", "--tools", "discovery", "--method", "tools/list", "--strict")
+    assert listed_names(reply) == DISCOVERY, listed_names(reply)
+
+
+def test_exclude_variable_leaves_toolsets_out() -> None:
+    reply = inspector(
+        "-e", "VIRTUALSMS_EXCLUDE_TOOLS=discovery,orders,rentals", BINARY, "--sandbox",
+        "--method", "tools/list", "--strict",
+    )
+    assert listed_names(reply) == ACCOUNT, listed_names(reply)
+
+
+def inspector_error(*args: str, expect_rc: int) -> str:
+    """Runs Inspector expecting a failure; returns what it reported (its error JSON is on stderr)."""
+    cmd = [INSPECTOR, "--cli", *args, "--format", "json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=INSPECTOR_ENV)
+    assert out.returncode == expect_rc, f"{shlex.join(cmd)} exited {out.returncode}: {out.stderr[-2000:]}"
+    return out.stdout + out.stderr
+
+
+def test_a_tool_left_out_cannot_be_called() -> None:
+    reply = inspector_error(
+        BINARY, "--sandbox", "--tools", "account", "--method", "tools/call", "--tool-name", "find_cheapest",
+        "--tool-args-json", '{"service": "telegram"}', expect_rc=5,
+    )
+    assert "find_cheapest" in reply and "not found" in reply, reply
+
+
+def test_read_only_wins_over_the_tools_flag() -> None:
+    reply = inspector(
+        "-e", "VIRTUALSMS_READ_ONLY=1", BINARY, "--sandbox", "--tools", "orders", "--method", "tools/list",
+    )
+    names = listed_names(reply)
+    assert "create_order" not in names and "get_order" in names, names
+
+
+def test_an_unknown_tool_name_stops_the_server_naming_the_valid_ones() -> None:
+    cmd = [BINARY, "--sandbox", "--tools", "discovery,ordrs", "tools"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out
+    assert '"ordrs"' in out.stderr and "rentals" in out.stderr, out.stderr
+    reply = inspector_error(BINARY, "--sandbox", "--tools", "ordrs", "--method", "tools/list", expect_rc=1)
+    assert '"ordrs"' in reply and "wait_for_sms" in reply, reply
+
+
 TESTS = [
     test_strict_tools_list,
     test_tools_call_structured_result,
     test_tools_call_error_result,
+    test_tools_flag_offers_one_toolset,
+    test_exclude_variable_leaves_toolsets_out,
+    test_a_tool_left_out_cannot_be_called,
+    test_read_only_wins_over_the_tools_flag,
+    test_an_unknown_tool_name_stops_the_server_naming_the_valid_ones,
     test_cursor_snippet,
     test_claude_desktop_snippet,
     test_windsurf_snippet,

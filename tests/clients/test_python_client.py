@@ -6,7 +6,9 @@ Two client flows:
 - the high-level `mcp.Client`, which starts with `server/discover` (protocol 2026-07-28).
 
 Each lists the tools and calls several; every structured result must validate against the
-tool's `outputSchema`. Run: `python test_python_client.py BINARY [SCHEMA_FILE]`.
+tool's `outputSchema`. Then: a person confirms a purchase (VIRTUALSMS_CONFIRM_ABOVE) through the
+SDK's elicitation callback — `elicitation/create` on the classic session, the `input_required`
+result on the discover client — accepting and declining; prompts, resources and completion. Run: `python test_python_client.py BINARY [SCHEMA_FILE]`.
 Self-contained runner (no pytest needed); the last line is `N passed, N failed`.
 """
 
@@ -22,6 +24,7 @@ from typing import Any, Awaitable, Callable
 
 import jsonschema
 from mcp import Client, ClientSession, MCPError, StdioServerParameters, stdio_client
+import mcp_types as types
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 import harness
@@ -182,6 +185,136 @@ async def test_server_exits_promptly_when_the_client_closes() -> None:
     assert time.monotonic() - started < 10
 
 
+# --- a person confirms purchases (VIRTUALSMS_CONFIRM_ABOVE), through the elicitation callback --
+
+
+class Person:
+    """The SDK's elicitation callback, answering `action` and recording the questions."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.questions: list[Any] = []
+
+    async def __call__(self, context: Any, params: Any) -> types.ElicitResult:
+        self.questions.append(params)
+        if self.action != "accept":
+            return types.ElicitResult(action=self.action)
+        schema = params.requested_schema
+        props = schema["properties"] if isinstance(schema, dict) else schema.properties
+        values = {k: (v["default"] if isinstance(v, dict) else v.default) for k, v in props.items()}
+        return types.ElicitResult(action="accept", content=values)
+
+
+def confirm_all() -> StdioServerParameters:
+    return server(VIRTUALSMS_CONFIRM_ABOVE="0")
+
+
+def question_text(person: Person) -> str:
+    assert len(person.questions) == 1, person.questions
+    q = person.questions[0]
+    return f"{q.message} {json.dumps(q.requested_schema if isinstance(q.requested_schema, dict) else q.requested_schema.model_dump())}"
+
+
+async def test_classic_elicitation_accept_buys() -> None:
+    person = Person("accept")
+    async with stdio_client(confirm_all()) as (read, write), ClientSession(
+        read, write, elicitation_callback=person
+    ) as session:
+        await session.initialize()
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        result = await asyncio.wait_for(
+            session.call_tool("create_order", {"service": "telegram", "country": "us"}), CALL_TIMEOUT
+        )
+        order = check_structured(tools, "create_order", result)
+        asked = question_text(person)
+        assert "telegram" in asked and f"${order['price']:.2f}" in asked, asked
+
+
+async def test_classic_elicitation_decline_charges_nothing() -> None:
+    person = Person("decline")
+    async with stdio_client(confirm_all()) as (read, write), ClientSession(
+        read, write, elicitation_callback=person
+    ) as session:
+        await session.initialize()
+        before = (await session.call_tool("get_balance", {})).structured_content["balance"]
+        result = await session.call_tool("create_order", {"service": "telegram", "country": "us"})
+        assert result.is_error, result
+        text = " ".join(c.text for c in result.content if c.type == "text")
+        assert "declined" in text and "nothing was charged" in text, text
+        after = (await session.call_tool("get_balance", {})).structured_content["balance"]
+        assert after == before, (before, after)
+        assert len(person.questions) == 1
+
+
+async def test_classic_without_elicitation_is_refused_naming_the_setting() -> None:
+    async with stdio_client(confirm_all()) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        result = await session.call_tool("create_order", {"service": "telegram", "country": "us"})
+        assert result.is_error, result
+        text = " ".join(c.text for c in result.content if c.type == "text")
+        assert "VIRTUALSMS_CONFIRM_ABOVE" in text, text
+
+
+async def test_discover_input_required_accept_buys() -> None:
+    person = Person("accept")
+    async with Client(confirm_all(), read_timeout_seconds=CALL_TIMEOUT, elicitation_callback=person) as client:
+        assert client.protocol_version in MODERN_PROTOCOL_VERSIONS, client.protocol_version
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        result = await client.call_tool("create_order", {"service": "telegram", "country": "us"})
+        order = check_structured(tools, "create_order", result)
+        assert "telegram" in question_text(person)
+        assert order["order_id"], order
+
+
+async def test_discover_input_required_decline_charges_nothing() -> None:
+    person = Person("decline")
+    async with Client(confirm_all(), read_timeout_seconds=CALL_TIMEOUT, elicitation_callback=person) as client:
+        result = await client.call_tool("create_order", {"service": "telegram", "country": "us"})
+        assert result.is_error, result
+        text = " ".join(c.text for c in result.content if c.type == "text")
+        assert "declined" in text, text
+        orders = (await client.call_tool("list_orders", {})).structured_content
+        assert orders["data"] == [], orders
+
+
+# --- prompts, resources, completion -----------------------------------------------------------
+
+
+async def test_prompts_resources_and_completion() -> None:
+    async with stdio_client(server()) as (read, write), ClientSession(read, write) as session:
+        init = await session.initialize()
+        assert init.capabilities.prompts is not None and init.capabilities.resources is not None
+        icon = init.server_info.icons[0]
+        assert icon.src.startswith("data:image/svg+xml;base64,"), icon
+        prompts = {p.name: p for p in (await session.list_prompts()).prompts}
+        assert {"verify_account", "cheapest_number", "no_sms_arrived", "account_status"} <= set(prompts), prompts
+        assert all(p.arguments for p in prompts.values()), prompts
+        got = await session.get_prompt("verify_account", {"service": "telegram", "country": "us"})
+        text = " ".join(m.content.text for m in got.messages if m.content.type == "text")
+        assert "find_cheapest" in text and "create_order" in text and "wait_for_sms" in text, text
+
+        uris = [str(r.uri) for r in (await session.list_resources()).resources]
+        assert uris == ["virtualsms://guide", "virtualsms://balance"], uris
+        balance = json.loads((await session.read_resource("virtualsms://balance")).contents[0].text)
+        assert balance == (await session.call_tool("get_balance", {})).structured_content, balance
+        templates = (await session.list_resource_templates()).resource_templates
+        assert templates[0].uri_template == "virtualsms://orders/{order_id}", templates
+        order = (await session.call_tool("create_order", {"service": "telegram", "country": "us"})).structured_content
+        read_back = json.loads(
+            (await session.read_resource(f"virtualsms://orders/{order['order_id']}")).contents[0].text
+        )
+        assert read_back == (
+            await session.call_tool("get_order", {"order_id": order["order_id"]})
+        ).structured_content
+
+        done = await session.complete(types.PromptReference(name="verify_account"), {"name": "service", "value": "tele"})
+        assert done.completion.values[0] == "telegram", done.completion
+        done = await session.complete(
+            types.ResourceTemplateReference(uri="virtualsms://orders/{order_id}"), {"name": "order_id", "value": ""}
+        )
+        assert done.completion.values == [order["order_id"]], done.completion
+
+
 TESTS = [
     test_classic_initialize_handshake,
     test_classic_list_and_call_tools,
@@ -190,6 +323,12 @@ TESTS = [
     test_discover_client_lists_and_calls_tools,
     test_discover_client_error_result,
     test_server_exits_promptly_when_the_client_closes,
+    test_classic_elicitation_accept_buys,
+    test_classic_elicitation_decline_charges_nothing,
+    test_classic_without_elicitation_is_refused_naming_the_setting,
+    test_discover_input_required_accept_buys,
+    test_discover_input_required_decline_charges_nothing,
+    test_prompts_resources_and_completion,
 ]
 
 

@@ -189,7 +189,7 @@ async fn malformed_lines_and_wrong_shapes_never_end_the_session() {
         (json!("str-id"), "tools/delete"),
         (json!(-1), ""),
         (json!(9_007_199_254_740_993_i64), "tools/delete_all"),
-        (json!(21), "prompts/get"),
+        (json!(21), "prompts/delete"),
         (json!(22), long_method.as_str()),
     ] {
         let line = format!(
@@ -204,6 +204,14 @@ async fn malformed_lines_and_wrong_shapes_never_end_the_session() {
             "{method:.40}: {answers:?}"
         );
     }
+
+    // A known method with malformed params (prompts/get without a name): -32602, not -32601.
+    let line = format!(
+        "{}\n",
+        json!({"jsonrpc": "2.0", "id": 23, "method": "prompts/get", "params": {}})
+    );
+    let answers = provoke(&mut s, line.as_bytes()).await;
+    assert_eq!(answers[0]["error"]["code"], -32602, "{answers:?}");
 
     // Ignored: unknown notifications, responses to nothing, cancelling nothing.
     let ignored: &[&[u8]] = &[
