@@ -24,6 +24,7 @@
 pub mod credentials;
 pub mod eip3009;
 pub mod manifest;
+pub mod svm;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
