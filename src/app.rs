@@ -47,8 +47,8 @@ impl App {
             config.base_url = handle.base_url();
             config.api_key = Some(ApiKey::new(SANDBOX_API_KEY));
             tracing::info!(base_url = %config.base_url, "sandbox mode: simulated VirtualSMS, no real numbers or money");
-            config.x402.use_sandbox(handle.x402_base_url());
-            if config.x402.wallet.is_some() {
+            config.x402.use_sandbox(&fake, &handle);
+            if config.x402.has_wallet() {
                 // With a wallet, the sandbox demonstrates self-funding: start without a key and
                 // let topup_balance issue one.
                 config.api_key = None;

@@ -31,6 +31,13 @@ pub mod env {
     pub const X402_MAX_TOPUP_USD: &str = "VIRTUALSMS_X402_MAX_TOPUP_USD";
     pub const X402_PAY_TO: &str = "VIRTUALSMS_X402_PAY_TO";
     pub const CREDENTIALS_FILE: &str = "VIRTUALSMS_CREDENTIALS_FILE";
+    // x402 on Solana, and the network/token choice (see crate::x402::settings).
+    pub const SOLANA_KEY_FILE: &str = "VIRTUALSMS_SOLANA_KEY_FILE";
+    pub const SOLANA_PRIVATE_KEY: &str = "VIRTUALSMS_SOLANA_PRIVATE_KEY";
+    pub const X402_NETWORK: &str = "VIRTUALSMS_X402_NETWORK";
+    pub const X402_TOKEN: &str = "VIRTUALSMS_X402_TOKEN";
+    pub const SOLANA_RPC_URL: &str = "VIRTUALSMS_SOLANA_RPC_URL";
+    pub const SANDBOX_X402_VERSION: &str = "VIRTUALSMS_SANDBOX_X402_VERSION";
 }
 
 /// A VirtualSMS API key. `Debug` and `Display` are redacted; use [`ApiKey::expose`] only where

@@ -20,11 +20,17 @@ Environment:
   VIRTUALSMS_SPEND_LIMIT        total USD this process may spend
   VIRTUALSMS_READ_ONLY=1        hide and refuse every tool that spends or changes anything
   VIRTUALSMS_SANDBOX_SMS_DELAY  seconds before a simulated SMS arrives with --sandbox [default: 5]
+  VIRTUALSMS_SANDBOX_X402_VERSION  x402 envelope the --sandbox fake speaks: 1 or 2 [default: 1]
   VIRTUALSMS_CATALOG_TTL_SECS   how long the service/country catalog is cached [default: 300]
   VIRTUALSMS_WALLET_PRIVATE_KEY a Base wallet key (0x + 64 hex) for x402 top-ups (topup_balance)
   VIRTUALSMS_WALLET_KEY_FILE    a file holding that key, instead of the variable
+  VIRTUALSMS_SOLANA_KEY_FILE    a Solana CLI keypair file (JSON array of 64 bytes) for x402 top-ups on Solana
+  VIRTUALSMS_SOLANA_PRIVATE_KEY that keypair as base58, instead of the file
+  VIRTUALSMS_X402_NETWORK       base | solana [default: the network of the one wallet set; base with both]
+  VIRTUALSMS_X402_TOKEN         USDC | USDT (USDT on Solana only) [default: USDC]
+  VIRTUALSMS_SOLANA_RPC_URL     Solana RPC for getLatestBlockhash [default: https://api.mainnet-beta.solana.com]
   VIRTUALSMS_X402_MAX_TOPUP_USD cap per top-up and per process [default: 20]
-  VIRTUALSMS_X402_PAY_TO        pin the VirtualSMS Base wallet that top-ups may pay
+  VIRTUALSMS_X402_PAY_TO        pin the VirtualSMS wallet that top-ups may pay (0x… Base or base58 Solana)
   VIRTUALSMS_X402_BASE_URL      x402 endpoint [default: https://virtualsms.io/api/v1]
   VIRTUALSMS_CREDENTIALS_FILE   where a purchased API key is kept [default: ~/.config/virtualsms-mcp/credentials.json]";
 
@@ -50,7 +56,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
     },
-    /// Top up the VirtualSMS balance with an x402 payment (USDC on Base) from the configured
+    /// Top up the VirtualSMS balance with an x402 payment (USDC on Base, or USDC/USDT on Solana) from the configured
     /// wallet; prints the result as JSON. Without an API key, the issued key is saved to the
     /// credentials file.
     Topup {
@@ -121,7 +127,10 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
     config.sandbox = cli.sandbox;
     match cli.command {
         None => App::new(config).await?.serve_stdio().await?,
-        Some(Command::Topup { amount }) => virtualsms_mcp::x402::run_cli(config, amount).await?,
+        Some(Command::Topup { amount }) => {
+            let outcome = virtualsms_mcp::x402::top_up_from_config(config, amount).await?;
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+        }
         Some(Command::Schema) => virtualsms_mcp::cli::schema().await?,
         Some(Command::Tools) => virtualsms_mcp::cli::tools(config).await?,
         Some(Command::Call { tool, args }) => {
