@@ -383,11 +383,7 @@ type Payment = (Network, Vec<Value>, Value);
 
 /// The payment of the current envelope, decoded: the offered entries it may pay (v2: exactly
 /// the one in `accepted`) and the inner payload. `None` when the request carries none.
-fn decode_payment(
-    s: &Shared,
-    headers: &HeaderMap,
-    value: u128,
-) -> Option<Result<Payment, String>> {
+fn decode_payment(s: &Shared, headers: &HeaderMap, value: u128) -> Option<Result<Payment, String>> {
     let version = s.x402.version();
     let name = match version {
         Version::V1 => "x-payment",
@@ -577,24 +573,53 @@ async fn topup(State(s): State<Arc<Shared>>, request: Request) -> Response {
         Ok(v) => v,
         Err(reason) => return refused(&s, value, &reason),
     };
-    let key = existing
-        .clone()
-        .unwrap_or_else(|| format!("vsms_sandbox_{}", random_hex(32)));
+    let (key, balance) = credit(&s, existing, cents);
+    let (answer, receipt) = settled_answer(&s, &verified, key, balance, cents);
+    if s.x402.drop_answer.swap(false, Ordering::SeqCst) {
+        if let Some(ConnKill(kill)) = parts.extensions.get::<ConnKill>() {
+            kill.notify_one();
+            return std::future::pending::<Response>().await;
+        }
+    }
+    let mut response = Json(answer).into_response();
+    if let Ok(v) = HeaderValue::from_str(&BASE64.encode(receipt.to_string())) {
+        response
+            .headers_mut()
+            .insert(receipt_header(s.x402.version()), v);
+    }
+    response
+}
+
+/// Credits the top-up: to the `x-api-key` account, or to a new account with a new key.
+fn credit(s: &Shared, existing: Option<String>, cents: i64) -> (String, i64) {
+    let issued = existing.is_none();
+    let key = existing.unwrap_or_else(|| format!("vsms_sandbox_{}", random_hex(32)));
     let balance = {
         let mut data = s.data();
-        let starting = if existing.is_some() {
-            s.options.starting_balance_cents
-        } else {
+        let starting = if issued {
             0
+        } else {
+            s.options.starting_balance_cents
         };
         let account = data.account(&key, starting);
         account.post(EntryKind::Deposit, cents, None);
         account.balance_cents
     };
-    if existing.is_none() {
+    if issued {
         lock(&s.x402.issued).insert(key.clone());
     }
     s.x402.settled.fetch_add(1, Ordering::SeqCst);
+    (key, balance)
+}
+
+/// The 200 body (VirtualSMS's documented shape) and the settlement receipt header's JSON.
+fn settled_answer(
+    s: &Shared,
+    verified: &Verified,
+    key: String,
+    balance: i64,
+    cents: i64,
+) -> (Value, Value) {
     let version = s.x402.version();
     let money = |c: i64| format!("{}.{:02}", c / 100, c % 100);
     let answer = json!({
@@ -621,17 +646,7 @@ async fn topup(State(s): State<Arc<Shared>>, request: Request) -> Response {
         "network": verified.network.wire_name(version),
         "payer": verified.payer,
     });
-    if s.x402.drop_answer.swap(false, Ordering::SeqCst) {
-        if let Some(ConnKill(kill)) = parts.extensions.get::<ConnKill>() {
-            kill.notify_one();
-            return std::future::pending::<Response>().await;
-        }
-    }
-    let mut response = Json(answer).into_response();
-    if let Ok(v) = HeaderValue::from_str(&BASE64.encode(receipt.to_string())) {
-        response.headers_mut().insert(receipt_header(version), v);
-    }
-    response
+    (answer, receipt)
 }
 
 fn receipt_header(version: Version) -> &'static str {

@@ -68,6 +68,15 @@ struct Signed {
     expiry: Expiry,
 }
 
+/// What a 2xx answer to the payment carried. `Debug` is not derived: it holds the whole key.
+struct Receipt {
+    api_key: String,
+    user_id: Option<String>,
+    balance_usd: Option<f64>,
+    network: Network,
+    tx_hash: Option<String>,
+}
+
 /// What the settlement left: the key is saved and in use.
 struct Kept {
     balance_usd: Option<f64>,
@@ -534,24 +543,26 @@ impl Funder {
         ))
     }
 
-    /// Step 6: keep the key before anything else happens to it, then report.
-    fn keep_key(
-        &self,
-        answer: Answer,
-        admitted: &Admitted,
+    /// Step 6a: what the 2xx answer says — the issued key above all.
+    fn read_settlement(
+        answer: &Answer,
         api_key: Option<&ApiKey>,
         signed: &Signed,
-    ) -> Result<TopUpOutcome, TopUpError> {
-        let receipt = envelope::payment_response(&answer.headers);
+    ) -> Result<Receipt, TopUpError> {
+        let header = envelope::payment_response(&answer.headers);
+        if header.as_ref().and_then(|r| r.success) == Some(false) {
+            tracing::warn!(
+                "x402: the payment response reports success=false although the answer was 2xx"
+            );
+        }
         let settled: Settled = serde_json::from_slice(&answer.body).unwrap_or_default();
-        let tx_hash = settled
-            .settlement
-            .as_ref()
-            .and_then(|s| s.tx_hash.clone())
-            .or(settled.tx_hash.clone())
-            .or_else(|| receipt.as_ref().and_then(|r| r.transaction.clone()))
+        let settlement = settled.settlement.unwrap_or_default();
+        let tx_hash = settlement
+            .tx_hash
+            .or(settled.tx_hash)
+            .or_else(|| header.as_ref().and_then(|r| r.transaction.clone()))
             .filter(|t| !t.is_empty());
-        let Some(new_key) = settled
+        let Some(api_key_issued) = settled
             .api_key
             .as_deref()
             .map(str::trim)
@@ -572,23 +583,38 @@ impl Funder {
                 signed.payer
             )));
         };
-        let user_id = settled.user_id.as_ref().map(|v| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        });
-        let network = settled
-            .settlement
-            .as_ref()
-            .and_then(|s| s.network.clone())
-            .or_else(|| receipt.as_ref().and_then(|r| r.network.clone()))
-            .and_then(|n| Network::from_wire(&n))
-            .unwrap_or(signed.network);
+        Ok(Receipt {
+            api_key: api_key_issued,
+            user_id: settled.user_id.map(|v| match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            }),
+            balance_usd: settled.balance_usd.as_ref().and_then(number),
+            network: settlement
+                .network
+                .or_else(|| header.and_then(|r| r.network))
+                .and_then(|n| Network::from_wire(&n))
+                .unwrap_or(signed.network),
+            tx_hash,
+        })
+    }
+
+    /// Step 6b: keep the key before anything else happens to it, then report.
+    fn keep_key(
+        &self,
+        answer: Answer,
+        admitted: &Admitted,
+        api_key: Option<&ApiKey>,
+        signed: &Signed,
+    ) -> Result<TopUpOutcome, TopUpError> {
+        let receipt = Self::read_settlement(&answer, api_key, signed)?;
+        let new_key = receipt.api_key;
         let saved = credentials::Saved {
             api_key: new_key.clone(),
-            user_id: user_id.clone(),
+            user_id: receipt.user_id.clone(),
             wallet: Some(signed.payer.clone()),
-            network: Some(network.to_string()),
-            tx_hash: tx_hash.clone(),
+            network: Some(receipt.network.to_string()),
+            tx_hash: receipt.tx_hash.clone(),
             issued_by: Some(self.inner.config.base_url.clone()),
             ..credentials::Saved::default()
         };
@@ -607,25 +633,20 @@ impl Funder {
                 admitted.credentials_file.display(),
                 env::CREDENTIALS_FILE,
                 signed.payer,
-                user_id.as_deref().unwrap_or("?"),
-                tx_hash.as_deref().unwrap_or("not reported")
+                receipt.user_id.as_deref().unwrap_or("?"),
+                receipt.tx_hash.as_deref().unwrap_or("not reported")
             )));
-        }
-        if receipt.as_ref().and_then(|r| r.success) == Some(false) {
-            tracing::warn!(
-                "x402: the payment response reports success=false although the answer was 2xx"
-            );
         }
         Ok(self.outcome(
             admitted,
             signed,
             Kept {
-                balance_usd: settled.balance_usd.as_ref().and_then(number),
+                balance_usd: receipt.balance_usd,
                 topped_up: api_key.is_some_and(|k| k.expose() == new_key),
                 masked,
-                tx_hash,
-                user_id,
-                network,
+                tx_hash: receipt.tx_hash,
+                user_id: receipt.user_id,
+                network: receipt.network,
             },
         ))
     }
