@@ -56,9 +56,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
     },
-    /// Top up the VirtualSMS balance with an x402 payment (USDC on Base, or USDC/USDT on Solana) from the configured
-    /// wallet; prints the result as JSON. Without an API key, the issued key is saved to the
-    /// credentials file.
+    /// Top up the VirtualSMS balance with an x402 payment (USDC on Base, or USDC/USDT on
+    /// Solana) from the configured wallet; prints the result as JSON. Without an API key, the
+    /// issued key is saved to the credentials file.
     Topup {
         /// USD to pay (2–10000, whole cents, at most VIRTUALSMS_X402_MAX_TOPUP_USD).
         #[arg(long)]
