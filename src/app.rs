@@ -100,8 +100,8 @@ async fn start_sandbox(config: &mut Config) -> Result<FakeHandle, StartError> {
     // The fake is local: a simulated SMS should show up about when it is sent.
     config.poll_interval = config.poll_interval.min(SANDBOX_POLL_INTERVAL);
     tracing::info!(base_url = %config.base_url, "sandbox mode: simulated VirtualSMS, no real numbers or money");
-    config.x402.use_sandbox(handle.x402_base_url());
-    if config.x402.wallet.is_some() {
+    config.x402.use_sandbox(&fake, &handle);
+    if config.x402.has_wallet() {
         // With a wallet, the sandbox demonstrates self-funding: start without a key and let
         // topup_balance issue one.
         config.api_key = None;

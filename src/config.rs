@@ -39,6 +39,13 @@ pub mod env {
     pub const X402_MAX_TOPUP_USD: &str = "VIRTUALSMS_X402_MAX_TOPUP_USD";
     pub const X402_PAY_TO: &str = "VIRTUALSMS_X402_PAY_TO";
     pub const CREDENTIALS_FILE: &str = "VIRTUALSMS_CREDENTIALS_FILE";
+    // x402 on Solana, and the network/token choice (see crate::x402::settings).
+    pub const SOLANA_KEY_FILE: &str = "VIRTUALSMS_SOLANA_KEY_FILE";
+    pub const SOLANA_PRIVATE_KEY: &str = "VIRTUALSMS_SOLANA_PRIVATE_KEY";
+    pub const X402_NETWORK: &str = "VIRTUALSMS_X402_NETWORK";
+    pub const X402_TOKEN: &str = "VIRTUALSMS_X402_TOKEN";
+    pub const SOLANA_RPC_URL: &str = "VIRTUALSMS_SOLANA_RPC_URL";
+    pub const SANDBOX_X402_VERSION: &str = "VIRTUALSMS_SANDBOX_X402_VERSION";
     // Trust roots for HTTPS (see crate::tls); the names every TLS stack reads.
     pub const SSL_CERT_FILE: &str = crate::tls::CERT_FILE;
     pub const SSL_CERT_DIR: &str = crate::tls::CERT_DIR;
@@ -79,10 +86,16 @@ pub const VARS: &[EnvVar] = &[
     var(env::ENABLE_RELEASE, "1: release_rental may end a v1 rental early with a pro-rated refund (terms unsettled)", None),
     var(env::CATALOG_TTL_SECS, "how long the service/country catalog is cached", Some("300")),
     var(env::SANDBOX_SMS_DELAY, "seconds before a simulated SMS arrives with --sandbox", Some("5")),
+    var(env::SANDBOX_X402_VERSION, "x402 envelope the --sandbox fake speaks: 1 or 2", Some("1")),
     var(env::WALLET_PRIVATE_KEY, "a Base wallet key (0x + 64 hex) for x402 top-ups (topup_balance)", None),
     var(env::WALLET_KEY_FILE, "a file holding that key, instead of the variable", None),
+    var(env::SOLANA_KEY_FILE, "a Solana CLI keypair file (JSON array of 64 bytes) for x402 top-ups on Solana", None),
+    var(env::SOLANA_PRIVATE_KEY, "that keypair as base58, instead of the file", None),
+    var(env::X402_NETWORK, "base | solana", Some("the network of the one wallet set; base with both")),
+    var(env::X402_TOKEN, "USDC | USDT (USDT on Solana only)", Some("USDC")),
+    var(env::SOLANA_RPC_URL, "Solana RPC for getLatestBlockhash", Some("https://api.mainnet-beta.solana.com")),
     var(env::X402_MAX_TOPUP_USD, "cap per top-up and per process", Some("20")),
-    var(env::X402_PAY_TO, "pin the VirtualSMS wallet that top-ups may pay", None),
+    var(env::X402_PAY_TO, "pin the VirtualSMS wallet that top-ups may pay (0x… Base or base58 Solana)", None),
     var(env::X402_BASE_URL, "x402 endpoint", Some("https://virtualsms.io/api/v1")),
     var(env::CREDENTIALS_FILE, "where a purchased API key is kept", Some("~/.config/virtualsms-mcp/credentials.json")),
     var(env::SSL_CERT_FILE, "trust only the CA certificates (PEM) in this file for HTTPS", Some("the system's store; without one, built-in Mozilla roots")),

@@ -41,9 +41,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
     },
-    /// Top up the VirtualSMS balance with an x402 payment (USDC on Base) from the configured
-    /// wallet; prints the result as JSON. Without an API key, the issued key is saved to the
-    /// credentials file.
+    /// Top up the VirtualSMS balance with an x402 payment (USDC on Base, or USDC/USDT on
+    /// Solana) from the configured wallet; prints the result as JSON. Without an API key, the
+    /// issued key is saved to the credentials file.
     Topup {
         /// USD to pay (2–10000, whole cents, at most VIRTUALSMS_X402_MAX_TOPUP_USD).
         #[arg(long)]
@@ -140,7 +140,10 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
     }
     match cli.command {
         None => App::new(config).await?.serve_stdio().await?,
-        Some(Command::Topup { amount }) => virtualsms_mcp::x402::run_cli(config, amount).await?,
+        Some(Command::Topup { amount }) => {
+            let outcome = virtualsms_mcp::x402::top_up_from_config(config, amount).await?;
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+        }
         Some(Command::Schema) => virtualsms_mcp::cli::schema(flags).await?,
         Some(Command::Tools) => virtualsms_mcp::cli::tools(config).await?,
         Some(Command::Call { tool, args }) => {

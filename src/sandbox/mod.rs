@@ -26,10 +26,10 @@
 //!
 //! Everything is driven the same way from Rust ([`FakeApi`] methods) and over HTTP (`/admin`).
 //!
-//! The x402 deposit flow ([`x402`]: `/api/v1/x402/topup`, `/api/v1/x402/info`, 402 manifests,
-//! `X-PAYMENT` verified by recovering the signer, issued keys) is driven from Rust only, through
-//! [`FakeApi::x402`]; it keeps its own request log and error style and is not part of the v1
-//! pipeline.
+//! The x402 deposit flow ([`x402`]: `/api/v1/x402/topup`, `/api/v1/x402/info`, v1 and v2
+//! requirements for Base and Solana, payments verified like a facilitator would, issued keys,
+//! and a fake Solana RPC at `/solana-rpc`) is driven from Rust only, through [`FakeApi::x402`];
+//! it keeps its own request log and error style and is not part of the v1 pipeline.
 
 pub mod catalog;
 
@@ -38,6 +38,7 @@ mod orders;
 mod pipeline;
 mod problem;
 mod sms;
+pub mod solana;
 mod state;
 mod util;
 mod v1;

@@ -85,7 +85,7 @@ impl VirtualSmsServer {
             + Self::account_router()
             + Self::orders_router()
             + Self::wait_router();
-        if config.x402.wallet.is_some() {
+        if config.x402.has_wallet() {
             // Not annotated read-only, so the read-only filter below removes it too.
             tool_router += Self::topup_router();
         }

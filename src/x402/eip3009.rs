@@ -7,7 +7,10 @@
 //!   digest with RFC 6979 into the 65-byte `r ‖ s ‖ v` form (`v` = 27/28) USDC expects.
 //! - [`recover`]: the signer of a digest and signature (what a verifier — here the fake — does).
 //!
-//! The known-answer vector of `/work/shared/notes/x402.md` is the unit test at the bottom.
+//! - [`payload`]: the x402 `exact` EVM payload `{signature, authorization}` (the same in v1
+//!   and v2).
+//!
+//! The known-answer vector of `../shared/notes/x402.md` is the unit test at the bottom.
 
 use std::fmt;
 
@@ -289,9 +292,44 @@ pub fn recover(digest: &[u8; 32], signature: &[u8; 65]) -> Result<Address, Strin
     Ok(Address::of_key(&key))
 }
 
+/// The x402 `exact` EVM payload: `{signature, authorization}`, every authorization field a
+/// JSON string (addresses checksummed, numbers in decimal, the nonce as 0x hex). It holds the
+/// signature: a bearer instrument until `validBefore`.
+pub fn payload(auth: &Authorization, signature: &SignatureBytes) -> serde_json::Value {
+    serde_json::json!({
+        "signature": signature.to_hex(),
+        "authorization": {
+            "from": auth.from.to_string(),
+            "to": auth.to.to_string(),
+            "value": auth.value.to_string(),
+            "validAfter": auth.valid_after.to_string(),
+            "validBefore": auth.valid_before.to_string(),
+            "nonce": format!("0x{}", to_hex(&auth.nonce)),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_payload_has_string_fields() {
+        let wallet = Wallet::from_hex(KEY).unwrap();
+        let auth = vector();
+        let sig = wallet
+            .sign_digest(&auth.digest(&Domain::base_usdc()))
+            .unwrap();
+        let json = payload(&auth, &sig);
+        let a = &json["authorization"];
+        for field in ["from", "to", "value", "validAfter", "validBefore", "nonce"] {
+            assert!(a[field].is_string(), "{field} is a string");
+        }
+        assert_eq!(a["from"], "0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A");
+        assert_eq!(a["value"], "10000000");
+        assert_eq!(a["nonce"], format!("0x{}", "ab".repeat(32)));
+        assert_eq!(json["signature"], "0xf04045101a31c523acde2ed703be7651c01e3db115de747494a715c79322040814a0ee1abd453c3ff18b29a8b755c3116f943b861c4b33b7bba16b80533958521c");
+    }
 
     const KEY: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
 
