@@ -67,6 +67,15 @@ impl<T> Listing<T> {
 pub trait Backend: Send + Sync {
     /// Which API answers, for logs and notes (e.g. "VirtualSMS REST v1").
     fn name(&self) -> &'static str;
+    /// The provider's short name, as results and `<provider>:<id>` order ids show it
+    /// (`virtualsms`, `smscode`, `smsverificationservice`).
+    fn provider(&self) -> &'static str {
+        "virtualsms"
+    }
+    /// The ISO 4217 currency of every price and balance this backend returns (`USD`, `IDR`).
+    fn currency(&self) -> &'static str {
+        "USD"
+    }
     fn capabilities(&self) -> Capabilities;
 
     /// Every service (cached for the catalog TTL).
