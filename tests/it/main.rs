@@ -26,5 +26,6 @@ mod tool_selection;
 mod tools_account;
 mod tools_catalog;
 mod tools_orders;
+mod v1;
 mod wait_for_sms;
 mod x402;

@@ -19,9 +19,9 @@ use crate::backends::{ApiError, ErrorKind, Result};
 use crate::domain::{status, Order, Page};
 use crate::transport::Request;
 
-/// v1 keeps at most this many orders in its history (C3; the openapi file says 200, the code
-/// and SDKs say 50 **(assumed: 50)**).
-const HISTORY_CAP: u32 = 50;
+/// The most orders asked of the history (C3) at once: the openapi file allows `limit` up to 200;
+/// the SDK comments say the server keeps 50 **(assumed: asking 200 is harmless; fewer may come)**.
+pub(super) const HISTORY_CAP: u32 = 200;
 /// How far the server's clock may trail ours when matching a lost purchase by `created_at`
 /// **(assumed)**.
 const CLOCK_SKEW: Duration = Duration::from_secs(120);
@@ -174,7 +174,7 @@ impl V1 {
         }
     }
 
-    /// C3 paged here: v1 has no offset and keeps about 50 orders; the tools' status filter is
+    /// C3 paged here: v1 has no offset and keeps a limited history; the tools' status filter is
     /// applied here too (the server's `status=` is not known to filter). Rentals are merged in
     /// (E7) **(assumed)** so their `rental:` ids can be found; `total` is unknown.
     pub(super) async fn orders_page(

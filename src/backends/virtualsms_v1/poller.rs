@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::orders::HISTORY_CAP;
 use super::wire::{order_status, rental_status, Listed, OrderRow, RentalRow};
 use super::{rental_id, V1};
 use crate::backends::{ErrorKind, Result};
@@ -61,6 +62,9 @@ pub struct Poller {
     http: Transport,
     interval: Duration,
     watches: Mutex<Watches>,
+    /// Where the next round starts reading details, so a budget that cannot cover every
+    /// activation outside the history still reaches each in turn.
+    detail_turn: std::sync::atomic::AtomicUsize,
 }
 
 /// A registered wait; dropping it unregisters.
@@ -85,7 +89,19 @@ impl Poller {
             http,
             interval,
             watches: Mutex::default(),
+            detail_turn: Default::default(),
         }
+    }
+
+    /// How many detail reads one round may make: half of what the pacing allows per interval,
+    /// less the two list reads, at least one (all of them without pacing).
+    fn detail_budget(&self) -> usize {
+        let per_minute = self.http.settings().rate_limit_per_minute;
+        if per_minute == 0 {
+            return usize::MAX;
+        }
+        let per_round = f64::from(per_minute) * self.interval.as_secs_f64() / 60.0;
+        ((per_round / 2.0) as usize).saturating_sub(2).max(1)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Watches> {
@@ -160,7 +176,7 @@ impl Poller {
         let rentals = wanted.iter().any(|(_, id, _)| rental_id(id).is_some());
         let history = if activations {
             self.fetch::<OrderRow>(
-                Request::get(&["customer", "orders"]).query("limit", Some(50)),
+                Request::get(&["customer", "orders"]).query("limit", Some(HISTORY_CAP)),
                 "orders",
             )
             .await
@@ -177,6 +193,7 @@ impl Poller {
             None
         };
         let mut verdicts = Vec::with_capacity(wanted.len());
+        let mut need_detail = Vec::new();
         for (id, order_id, seen) in wanted {
             let verdict = match rental_id(order_id) {
                 Some(rid) => match &rental_rows {
@@ -195,11 +212,25 @@ impl Poller {
                         (None, Seen::Status(_) | Seen::Unknown { .. }) if history.is_none() => {
                             Verdict::Unchanged
                         }
-                        _ => self.judge_detail(order_id, seen).await,
+                        _ => {
+                            need_detail.push((*id, order_id, seen));
+                            continue;
+                        }
                     }
                 }
             };
             verdicts.push((*id, verdict));
+        }
+        // Activations the history cannot answer for, in turns, within the budget.
+        let budget = self.detail_budget().min(need_detail.len());
+        if budget > 0 {
+            let start = self
+                .detail_turn
+                .fetch_add(budget, std::sync::atomic::Ordering::Relaxed);
+            for k in 0..budget {
+                let (id, order_id, seen) = need_detail[(start + k) % need_detail.len()];
+                verdicts.push((id, self.judge_detail(order_id, seen).await));
+            }
         }
         verdicts
     }

@@ -23,8 +23,10 @@ use crate::sandbox::util::{dollars, rfc3339};
 
 type JsonResult = Result<Json<Value>, V1Error>;
 
-/// Order list default and cap (the server keeps 50 rows of history).
-const LIST_MAX: usize = 50;
+/// Order list default (50) and cap (200), as v1's openapi file gives them **(assumed: the SDK
+/// comments speak of a 50-row cap, the openapi file of `limit` 1–200)**.
+const LIST_DEFAULT: usize = 50;
+const LIST_MAX: usize = 200;
 
 /// The v1 status of an activation (see the table in `super`).
 fn status(o: &Order) -> &'static str {
@@ -163,14 +165,14 @@ pub(super) async fn get_order(
     Ok(Json(detail_json(o)))
 }
 
-/// `GET /customer/orders?limit=N`: newest first, at most 50; `status=` is accepted and ignored
+/// `GET /customer/orders?limit=N`: newest first, 50 by default, at most 200; `status=` is accepted and ignored
 /// (a live quirk); there is no offset.
 pub(super) async fn list_orders(
     State(s): State<Arc<Shared>>,
     Authed(key): Authed,
     q: Q,
 ) -> JsonResult {
-    let limit = limit_param(&query(q)?, LIST_MAX, LIST_MAX)?;
+    let limit = limit_param(&query(q)?, LIST_DEFAULT, LIST_MAX)?;
     let now = SystemTime::now();
     let mut data = s.data();
     let ids: Vec<String> = data

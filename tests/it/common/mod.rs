@@ -45,7 +45,8 @@ pub enum Dialect {
 pub struct Harness {
     pub dialect: Dialect,
     pub fake: FakeApi,
-    pub fake_handle: FakeHandle,
+    /// Shared by every server connected to this fake (see [`Harness::another_server`]).
+    pub fake_handle: Arc<FakeHandle>,
     pub client: RunningService<RoleClient, Recorder>,
     pub recorder: Recorder,
     tools: Vec<Tool>,
@@ -104,6 +105,27 @@ impl Harness {
             .spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .await
             .expect("fake API starts");
+        Self::serve(dialect, fake, Arc::new(fake_handle), edit).await
+    }
+
+    /// Another server (its own state, pacing and budget) on this harness's fake, with the test
+    /// config edited by `edit`.
+    pub async fn another_server(&self, edit: impl FnOnce(&mut Config)) -> Self {
+        Self::serve(
+            self.dialect,
+            self.fake.clone(),
+            self.fake_handle.clone(),
+            edit,
+        )
+        .await
+    }
+
+    async fn serve(
+        dialect: Dialect,
+        fake: FakeApi,
+        fake_handle: Arc<FakeHandle>,
+        edit: impl FnOnce(&mut Config),
+    ) -> Self {
         let base_url = match dialect {
             Dialect::V1 => fake_handle.v1_base_url(),
             Dialect::V2 => fake_handle.base_url(),
