@@ -4,9 +4,9 @@
 //! talks to it through an rmcp client. What these commands print is what `tools/list` and
 //! `tools/call` return.
 //!
-//! stdout gets only the result (pretty JSON, or one line per tool); everything else goes to
-//! stderr. A tool call that returns an error result (`isError: true`) is an `Err`, so the binary
-//! exits non-zero with the error text on stderr.
+//! The library returns, the binary prints: stdout gets only the result (pretty JSON, or one line
+//! per tool); everything else goes to stderr. A tool call that returns an error result
+//! (`isError: true`) is an `Err`, so the binary exits non-zero with the error text on stderr.
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::RunningService;
@@ -84,13 +84,6 @@ pub async fn schema_json_of(selection: crate::toolsets::ToolSelection) -> anyhow
     Ok(text)
 }
 
-/// `virtualsms-mcp schema`: prints [`schema_json_of`] the `--tools` / `--exclude-tools`
-/// selection on stdout (the full default set without them).
-pub async fn schema(selection: crate::toolsets::ToolSelection) -> anyhow::Result<()> {
-    print!("{}", schema_json_of(selection).await?);
-    Ok(())
-}
-
 /// One line per tool, `name — title`, as the server configured by `config` lists them.
 pub async fn tools_text(config: Config) -> anyhow::Result<String> {
     let session = Session::start(config).await?;
@@ -106,12 +99,6 @@ pub async fn tools_text(config: Config) -> anyhow::Result<String> {
         out.push_str(&format!("{} — {}\n", tool.name, title));
     }
     Ok(out)
-}
-
-/// `virtualsms-mcp tools`: prints [`tools_text`] on stdout.
-pub async fn tools(config: Config) -> anyhow::Result<()> {
-    print!("{}", tools_text(config).await?);
-    Ok(())
 }
 
 /// A failed `call`: the message is what the user sees on stderr.
@@ -130,7 +117,7 @@ pub enum CallError {
 /// Calls `tool` with `args` (a JSON object; empty means `{}`) on the server configured by
 /// `config`. Returns the structured result, or the text result when the tool sent no structured
 /// content. An `isError` result is [`CallError::ToolFailed`].
-pub async fn call_value(config: Config, tool: &str, args: &str) -> anyhow::Result<Value> {
+pub async fn call_value(config: Config, tool: &str, args: &str) -> anyhow::Result<Called> {
     let args: Value = if args.trim().is_empty() {
         Value::Object(Default::default())
     } else {
@@ -157,15 +144,22 @@ pub async fn call_value(config: Config, tool: &str, args: &str) -> anyhow::Resul
     interpret(tool, result)
 }
 
-fn interpret(tool: &str, result: CallToolResult) -> anyhow::Result<Value> {
+/// A tool's result, for the binary to print.
+#[derive(Debug)]
+pub struct Called {
+    /// The structured result, or the text result when the tool sent no structured content.
+    pub value: Value,
+    /// The result came from the sandbox ([`SANDBOX_NOTICE`] was attached).
+    pub simulated: bool,
+}
+
+fn interpret(tool: &str, result: CallToolResult) -> anyhow::Result<Called> {
     let texts: Vec<&str> = result
         .content
         .iter()
         .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
         .collect();
-    if texts.contains(&SANDBOX_NOTICE) {
-        eprintln!("{SANDBOX_NOTICE}");
-    }
+    let simulated = texts.contains(&SANDBOX_NOTICE);
     let texts: Vec<&str> = texts.into_iter().filter(|t| *t != SANDBOX_NOTICE).collect();
     if result.is_error == Some(true) {
         return Err(CallError::ToolFailed {
@@ -174,17 +168,11 @@ fn interpret(tool: &str, result: CallToolResult) -> anyhow::Result<Value> {
         }
         .into());
     }
-    Ok(match result.structured_content {
+    let value = match result.structured_content {
         Some(value) => value,
         None => Value::String(texts.join("\n")),
-    })
-}
-
-/// `virtualsms-mcp call <tool> '<json>'`: prints the structured result as pretty JSON on stdout.
-pub async fn call(config: Config, tool: &str, args: &str) -> anyhow::Result<()> {
-    let value = call_value(config, tool, args).await?;
-    println!("{}", serde_json::to_string_pretty(&value)?);
-    Ok(())
+    };
+    Ok(Called { value, simulated })
 }
 
 #[cfg(test)]

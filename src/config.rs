@@ -116,6 +116,24 @@ pub fn env_help() -> String {
     out
 }
 
+/// The README's configuration table, rendered from [`VARS`] (a test keeps the README equal).
+pub fn env_markdown() -> String {
+    let mut out = String::from("| variable | meaning | default |\n|---|---|---|\n");
+    for v in VARS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            v.name,
+            v.help.replace('|', "\\|"),
+            match v.default {
+                None => "—".to_owned(),
+                Some(d) if d.contains(' ') => d.to_owned(),
+                Some(d) => format!("`{d}`"),
+            }
+        ));
+    }
+    out
+}
+
 /// Which VirtualSMS REST API to speak (`VIRTUALSMS_API_VERSION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ApiVersion {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use virtualsms_mcp::app::App;
+use virtualsms_mcp::cli;
 use virtualsms_mcp::config::Config;
 use virtualsms_mcp::sandbox::{FakeApi, FakeOptions};
 
@@ -144,10 +145,14 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
             let outcome = virtualsms_mcp::x402::top_up_from_config(config, amount).await?;
             println!("{}", serde_json::to_string_pretty(&outcome)?);
         }
-        Some(Command::Schema) => virtualsms_mcp::cli::schema(flags).await?,
-        Some(Command::Tools) => virtualsms_mcp::cli::tools(config).await?,
+        Some(Command::Schema) => print!("{}", cli::schema_json_of(flags).await?),
+        Some(Command::Tools) => print!("{}", cli::tools_text(config).await?),
         Some(Command::Call { tool, args }) => {
-            virtualsms_mcp::cli::call(config, &tool, &args).await?
+            let called = cli::call_value(config, &tool, &args).await?;
+            if called.simulated {
+                eprintln!("{}", virtualsms_mcp::tools::SANDBOX_NOTICE);
+            }
+            println!("{}", serde_json::to_string_pretty(&called.value)?);
         }
         Some(Command::SandboxApi { port, host }) => {
             let fake = FakeApi::new(FakeOptions {

@@ -413,3 +413,55 @@ fn snippets_launch_npx_and_set_only_known_variables() {
         }
     }
 }
+
+// --- environment variables --------------------------------------------------------------------
+
+#[test]
+fn the_readme_configuration_table_is_the_one_table_of_variables() {
+    let table = virtualsms_mcp::config::env_markdown();
+    assert!(
+        read("README.md").contains(&table),
+        "README.md must contain the configuration table rendered from src/config.rs VARS:\n{table}"
+    );
+}
+
+#[test]
+fn help_lists_every_variable_the_source_reads() {
+    let out = run(&mut binary(&["--help"]));
+    let help = stdout(&out);
+    for v in virtualsms_mcp::config::VARS {
+        assert!(help.contains(v.name), "--help lacks {}", v.name);
+    }
+    // Every VIRTUALSMS_* name written in the source is in the table.
+    let mut names = std::collections::BTreeSet::new();
+    for file in std::fs::read_dir("src").unwrap().flatten() {
+        collect_env_names(&file.path(), &mut names);
+    }
+    for name in names {
+        assert!(
+            virtualsms_mcp::config::VARS.iter().any(|v| v.name == name)
+                || name == "VIRTUALSMS_MCP_BINARY",
+            "{name} is read somewhere in src/ but missing from config::VARS"
+        );
+    }
+}
+
+fn collect_env_names(path: &std::path::Path, names: &mut std::collections::BTreeSet<String>) {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap().flatten() {
+            collect_env_names(&entry.path(), names);
+        }
+        return;
+    }
+    if path.extension().is_none_or(|e| e != "rs") {
+        return;
+    }
+    let text = std::fs::read_to_string(path).unwrap();
+    for (i, _) in text.match_indices("\"VIRTUALSMS_") {
+        let rest = &text[i + 1..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(rest.len());
+        names.insert(rest[..end].to_owned());
+    }
+}

@@ -46,7 +46,7 @@ VirtualSMS rents real-SIM phone numbers and receives SMS verification codes.
 Recommended flow: find_cheapest(service, country?) → create_order(service, country, max_price?) → \
 enter the returned phone_number on the target site → wait_for_sms(order_id) → confirm_order(order_id).
 - No SMS in time? swap_order gives a new number for free; cancel_order refunds in full before an SMS arrives.
-- Services and countries are slugs (`telegram`, `us`); list_services(query) and list_countries find them.
+- Services by name or id (`telegram`, or the id list_services shows); countries by ISO code (`us`).
 - Rentals: create_order with rental_hours, then extend_rental / release_rental.
 - Errors are tool results that say what happened and the next step; read them.";
 

@@ -344,7 +344,7 @@ mod tests {
         }
     }
 
-    /// The known-answer vector from `/work/shared/notes/x402.md` (produced by eth_account).
+    /// The known-answer vector from `../shared/notes/x402.md` (produced by eth_account).
     #[test]
     fn known_answer_vector_byte_for_byte() {
         let wallet = Wallet::from_hex(KEY).unwrap();
