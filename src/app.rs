@@ -49,16 +49,17 @@ impl App {
             None
         };
         let key = KeySlot::new(config.api_key.clone());
-        let backend = crate::backends::build(&config, key.clone())?;
+        let providers = crate::providers::build(&config, key.clone())?;
         tracing::info!(
             base_url = %config.base_url,
-            api = backend.name(),
+            api = providers.default_member().backend.name(),
+            providers = ?providers.names(),
             api_key = if config.api_key.is_some() { "set" } else { "not set" },
             read_only = config.guard.read_only,
             "virtualsms-mcp ready"
         );
         Ok(Self {
-            server: VirtualSmsServer::new(backend, key, config),
+            server: VirtualSmsServer::new(providers, key, config),
             sandbox,
         })
     }

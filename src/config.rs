@@ -18,6 +18,10 @@ pub mod env {
     pub const API_KEY: &str = "VIRTUALSMS_API_KEY";
     pub const BASE_URL: &str = "VIRTUALSMS_BASE_URL";
     pub const API_VERSION: &str = "VIRTUALSMS_API_VERSION";
+    pub const PROVIDERS: &str = "VIRTUALSMS_PROVIDERS";
+    // The other providers' keys (issue 9): their presence adds the provider by default.
+    pub const SMSCODE_TOKEN: &str = "SMSCODE_TOKEN";
+    pub const SMSVERIFICATIONSERVICE_API_KEY: &str = "SMSVERIFICATIONSERVICE_API_KEY";
     pub const POLL_INTERVAL_SECS: &str = "VIRTUALSMS_POLL_INTERVAL_SECS";
     pub const ENABLE_RELEASE: &str = "VIRTUALSMS_ENABLE_RELEASE";
     pub const LOG: &str = "VIRTUALSMS_LOG";
@@ -72,6 +76,7 @@ pub const VARS: &[EnvVar] = &[
     var(env::API_KEY, "your API key (https://virtualsms.io/dashboard); discovery tools work without it on v2", None),
     var(env::BASE_URL, "the VirtualSMS origin, or a base URL ending in /api/v1 or /api/v2 (which fixes the version)", Some(DEFAULT_BASE_URL)),
     var(env::API_VERSION, "auto (v2 if the origin serves it, else v1), v1 or v2", Some("auto")),
+    var(env::PROVIDERS, "comma list of virtualsms, smscode, smsverificationservice, or all", Some("virtualsms plus every provider whose key is set")),
     var(env::LOG, "log filter, always to stderr", Some(DEFAULT_LOG_FILTER)),
     var(env::MAX_ORDER_PRICE, "refuse orders above this price (USD)", None),
     var(env::SPEND_LIMIT, "total USD this process may spend", None),
@@ -226,6 +231,8 @@ pub struct Config {
     /// (`https://virtualsms.io/api/v1`); see [`crate::backends::Target::resolve`].
     pub base_url: String,
     pub api_version: ApiVersion,
+    /// The providers behind the tools, the default one first (`VIRTUALSMS_PROVIDERS`).
+    pub providers: Vec<String>,
     /// How often wait_for_sms polls when the API has no long-poll (v1).
     pub poll_interval: Duration,
     /// release_rental may use v1's pro-rated early release (its refund terms are unsettled).
@@ -315,6 +322,7 @@ impl Config {
             api_key: get(env::API_KEY).map(ApiKey::new),
             base_url,
             api_version,
+            providers: parse_providers(&get)?,
             poll_interval: Duration::from_secs_f64(
                 parse_number::<f64>(&get, env::POLL_INTERVAL_SECS)?
                     .unwrap_or(5.0)
@@ -339,6 +347,61 @@ impl Config {
             tools: parse_tools(&get)?,
         })
     }
+}
+
+/// `VIRTUALSMS_PROVIDERS`: a comma list or `all`; by default VirtualSMS plus every provider
+/// whose key is set. VirtualSMS, when listed, comes first (it is the default provider).
+fn parse_providers(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>, ConfigError> {
+    use crate::providers::{DEFAULT_PROVIDER, KNOWN};
+    let mut names: Vec<String> = match get(env::PROVIDERS).map(|v| v.to_ascii_lowercase()) {
+        None => {
+            let keyed = [
+                ("smscode", env::SMSCODE_TOKEN),
+                (
+                    "smsverificationservice",
+                    env::SMSVERIFICATIONSERVICE_API_KEY,
+                ),
+            ];
+            std::iter::once(DEFAULT_PROVIDER.to_owned())
+                .chain(
+                    keyed
+                        .iter()
+                        .filter(|(_, var)| get(var).is_some())
+                        .map(|(n, _)| (*n).to_owned()),
+                )
+                .collect()
+        }
+        Some(list) if list.trim() == "all" => KNOWN.iter().map(|n| (*n).to_owned()).collect(),
+        Some(list) => {
+            let mut names = Vec::new();
+            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                if !KNOWN.contains(&name) {
+                    return Err(ConfigError {
+                        name: env::PROVIDERS,
+                        problem: format!(
+                            "unknown provider {name:?}; known: {}, or all",
+                            KNOWN.join(", ")
+                        ),
+                    });
+                }
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+            names
+        }
+    };
+    if names.is_empty() {
+        return Err(ConfigError {
+            name: env::PROVIDERS,
+            problem: "names no provider".into(),
+        });
+    }
+    if let Some(i) = names.iter().position(|n| n == DEFAULT_PROVIDER) {
+        let first = names.remove(i);
+        names.insert(0, first);
+    }
+    Ok(names)
 }
 
 fn parse_number<T: std::str::FromStr>(
@@ -465,6 +528,22 @@ mod tests {
         assert_eq!(err.name, env::API_VERSION);
         let c = config(&[(env::BASE_URL, "https://virtualsms.io/api/v1")]).unwrap();
         assert_eq!(c.api_version, ApiVersion::Auto, "the URL decides");
+    }
+
+    #[test]
+    fn providers_default_to_virtualsms_plus_those_with_a_key() {
+        assert_eq!(config(&[]).unwrap().providers, ["virtualsms"]);
+        let c = config(&[(env::SMSCODE_TOKEN, "t")]).unwrap();
+        assert_eq!(c.providers, ["virtualsms", "smscode"]);
+        let c = config(&[(env::PROVIDERS, "smscode, virtualsms")]).unwrap();
+        assert_eq!(c.providers, ["virtualsms", "smscode"], "VirtualSMS first");
+        assert_eq!(
+            config(&[(env::PROVIDERS, "all")]).unwrap().providers.len(),
+            3
+        );
+        let err = config(&[(env::PROVIDERS, "virtualsms,smscod")]).unwrap_err();
+        assert_eq!(err.name, env::PROVIDERS);
+        assert!(err.problem.contains("smscod"), "{err}");
     }
 
     #[test]

@@ -205,7 +205,11 @@ pub struct Sms {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Order {
+    /// `<provider>:<id>` for providers other than VirtualSMS; pass it as is to the order tools.
     pub order_id: String,
+    /// Who sold the number (`virtualsms`, `smscode`, `smsverificationservice`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -215,7 +219,8 @@ pub struct Order {
     pub phone_number: Option<String>,
     /// created, waiting, received, confirmed, cancelled, expired, released.
     pub status: String,
-    /// USD charged for this order (for extend_rental: charged for the extension).
+    /// Charged for this order, in the provider's currency (for extend_rental: charged for the
+    /// extension).
     #[serde(
         default,
         deserialize_with = "opt_money",

@@ -6,6 +6,7 @@
 //! - [`domain`]: the provider-neutral types the tools return (offers, orders, SMS, pages).
 //! - [`backends`]: the [`backends::Backend`] trait and one implementation per API, the only code
 //!   that knows URLs, headers, status codes and wire shapes.
+//! - [`providers`]: the configured providers behind the same tools; ids and currencies.
 //! - [`transport`]: one HTTP send for every backend and x402 (bounded bodies, redaction, pacing,
 //!   retry rules).
 //! - [`tools`]: the MCP surface, the only code that knows rmcp.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod icon;
+pub mod providers;
 pub mod sandbox;
 pub mod tls;
 pub mod tools;

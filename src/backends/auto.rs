@@ -102,10 +102,8 @@ impl Backend for Auto {
         // Before detection, assume the stricter API (v1): no confirm, a cooldown, no dedupe.
         self.chosen.get().map_or(
             Capabilities {
-                long_poll: false,
-                confirm: false,
-                deduplicated_purchases: false,
                 cancel_cooldown: Some(Duration::from_secs(120)),
+                ..Capabilities::VIRTUALSMS
             },
             |b| b.capabilities(),
         )

@@ -46,6 +46,28 @@ pub struct Capabilities {
     pub deduplicated_purchases: bool,
     /// How long after a purchase cancel and swap become possible.
     pub cancel_cooldown: Option<Duration>,
+    /// Numbers can be rented (extend_rental, release_rental).
+    pub rentals: bool,
+    /// An order's number can be replaced for free (swap_order).
+    pub swap: bool,
+    /// The balance ledger can be read (list_transactions).
+    pub ledger: bool,
+    /// The account profile and lifetime totals can be read (get_profile, get_stats).
+    pub profile: bool,
+}
+
+impl Capabilities {
+    /// What VirtualSMS offers on both REST versions; other providers start from here.
+    pub const VIRTUALSMS: Self = Self {
+        long_poll: false,
+        confirm: false,
+        deduplicated_purchases: false,
+        cancel_cooldown: None,
+        rentals: true,
+        swap: true,
+        ledger: true,
+        profile: true,
+    };
 }
 
 /// A list with what the provider could not say about it (e.g. "prices are approximate").

@@ -1,15 +1,18 @@
 //! Discovery tools — list_services, list_countries, find_cheapest, country_pricing,
-//! service_availability. They work without an API key. The two catalogs are cached and
-//! filtered and paged here, because the live service list has 2,500+ entries: far too many to
-//! hand a model at once.
+//! service_availability. The backend caches the two catalogs; they are filtered and paged here
+//! (a live service list has hundreds to thousands of entries: far too many to hand a model at
+//! once). Each takes an optional `provider`; without it find_cheapest and service_availability
+//! ask every configured provider and compare in USD, the others ask the default provider.
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_router, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::across::{by_usd, ProviderError};
 use super::{in_range, opt_slug, slug, ToolError, VirtualSmsServer};
 use crate::domain::{Country, CountryPrice, Offer, Service, ServicePrice};
+use crate::providers::Member;
 
 fn default_services_limit() -> u32 {
     50
@@ -32,6 +35,8 @@ pub struct ListServicesArgs {
     /// How many matches to skip (for the next page).
     #[serde(default)]
     pub offset: u32,
+    /// Ask only this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit for the default one.
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -54,6 +59,8 @@ pub struct ListCountriesArgs {
     /// Only countries that have numbers in stock now.
     #[serde(default)]
     pub in_stock_only: bool,
+    /// Ask only this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit for the default one.
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -69,6 +76,44 @@ pub struct FindCheapestArgs {
     pub service: String,
     /// Limit the search to this country (ISO code, e.g. "us"); omit to search all countries.
     pub country: Option<String>,
+    /// Ask only this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit to ask every configured provider.
+    pub provider: Option<String>,
+}
+
+/// The cheapest offer, where it is, and (when several providers were asked) every answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Cheapest {
+    #[serde(flatten)]
+    pub offer: Offer,
+    /// Who sells it; pass as `provider` to create_order to buy exactly this.
+    pub provider: String,
+    /// The currency of `price`.
+    pub currency: String,
+    /// `price` in USD, when it is not already USD and the rate is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_usd: Option<f64>,
+    /// Every provider asked, cheapest first in USD (a price with no USD rate is listed last,
+    /// never compared).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<ProviderOffer>,
+}
+
+/// One provider's answer to find_cheapest.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ProviderOffer {
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    pub currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock: Option<u64>,
+    /// Why this provider has no offer (no stock, an error, no answer in time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -81,10 +126,15 @@ pub struct CountryPricingArgs {
     /// Include rental options (numbers kept for hours or days) instead of one-time activations.
     #[serde(default)]
     pub rental: bool,
+    /// Ask only this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit for the default one.
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CountryPricing {
+    pub provider: String,
+    /// The currency of every price here.
+    pub currency: String,
     pub country: String,
     pub rental: bool,
     pub total: usize,
@@ -105,6 +155,8 @@ pub struct ServiceAvailabilityArgs {
     /// At most this many countries, cheapest first (1–500).
     #[serde(default = "default_availability_limit")]
     pub limit: u32,
+    /// Ask only this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit to ask every configured provider.
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -112,8 +164,29 @@ pub struct ServiceAvailability {
     pub service: String,
     /// Countries that matched, before `limit`.
     pub total: usize,
-    /// Cheapest first.
-    pub countries: Vec<CountryPrice>,
+    /// Cheapest first (in USD across providers).
+    pub countries: Vec<Availability>,
+    /// Providers that could not answer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProviderError>,
+}
+
+/// One country's offer for the service at one provider.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Availability {
+    #[serde(flatten)]
+    pub price: CountryPrice,
+    pub provider: String,
+    pub currency: String,
+    /// `price` in USD, when it is not already USD and the rate is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_usd: Option<f64>,
+}
+
+fn usd_if_foreign(member: &Member, price: f64) -> Option<f64> {
+    (member.currency() != "USD")
+        .then(|| member.to_usd(price))
+        .flatten()
 }
 
 /// Case-insensitive match of `query` against a service's id or name, and exact category match.
@@ -128,6 +201,90 @@ fn matches(service: &Service, query: Option<&str>, category: Option<&str>) -> bo
             .is_some_and(|sc| sc.eq_ignore_ascii_case(c))
     });
     query_ok && category_ok
+}
+
+impl VirtualSmsServer {
+    /// The provider `provider` names, or the default one.
+    fn member(&self, provider: Option<&str>) -> Result<&Member, ToolError> {
+        Ok(self.state.providers.pick(provider)?)
+    }
+
+    /// find_cheapest at every configured provider, compared in USD.
+    pub(crate) async fn cheapest_everywhere(
+        &self,
+        service: &str,
+        country: Option<&str>,
+    ) -> Result<Cheapest, ToolError> {
+        let (service, country) = (service.to_owned(), country.map(str::to_owned));
+        let everyone = self.state.providers.all().to_vec();
+        let answers = self
+            .ask_all(everyone, |b| {
+                let (s, c) = (service.clone(), country.clone());
+                Box::pin(async move { b.find_cheapest(&s, c.as_deref()).await })
+            })
+            .await;
+        let mut offers: Vec<(ProviderOffer, Option<(Offer, Member)>)> = answers
+            .into_iter()
+            .map(|(m, answer)| match answer {
+                Ok(offer) => (
+                    ProviderOffer {
+                        provider: m.name().to_owned(),
+                        country: Some(offer.country.clone()),
+                        price: Some(offer.price),
+                        currency: m.currency().to_owned(),
+                        price_usd: m.to_usd(offer.price),
+                        stock: Some(offer.stock),
+                        error: None,
+                    },
+                    Some((offer, m)),
+                ),
+                Err(e) => (
+                    ProviderOffer {
+                        provider: m.name().to_owned(),
+                        country: None,
+                        price: None,
+                        currency: m.currency().to_owned(),
+                        price_usd: None,
+                        stock: None,
+                        error: Some(e.to_string()),
+                    },
+                    None,
+                ),
+            })
+            .collect();
+        offers.sort_by(|a, b| by_usd(a.0.price_usd, b.0.price_usd));
+        let listed: Vec<ProviderOffer> = offers.iter().map(|(o, _)| o.clone()).collect();
+        let best = offers
+            .into_iter()
+            .find_map(|(o, found)| found.filter(|_| o.price_usd.is_some()));
+        match best {
+            Some((offer, m)) => Ok(Cheapest {
+                price_usd: usd_if_foreign(&m, offer.price),
+                provider: m.name().to_owned(),
+                currency: m.currency().to_owned(),
+                offer,
+                offers: listed,
+            }),
+            None => {
+                let why: Vec<String> = listed
+                    .iter()
+                    .map(|o| match (&o.error, o.price) {
+                        (Some(e), _) => format!("{}: {e}", o.provider),
+                        (None, Some(p)) => format!(
+                            "{}: {p} {} (no USD rate, not compared)",
+                            o.provider, o.currency
+                        ),
+                        (None, None) => format!("{}: no offer", o.provider),
+                    })
+                    .collect();
+                Err(ToolError::Refused(format!(
+                    "no provider has a comparable offer for {service}: {}. Try another \
+                     country, or name a `provider`.",
+                    why.join("; ")
+                )))
+            }
+        }
+    }
 }
 
 #[tool_router(router = catalog_router, vis = "pub(crate)")]
@@ -150,7 +307,11 @@ impl VirtualSmsServer {
             .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty());
-        let all = self.state.backend.list_services().await?;
+        let all = self
+            .member(args.provider.as_deref())?
+            .backend
+            .list_services()
+            .await?;
         let matching: Vec<&Service> = all
             .iter()
             .filter(|s| matches(s, query.as_deref(), category))
@@ -163,7 +324,8 @@ impl VirtualSmsServer {
             .collect();
         let has_more = (args.offset as usize).saturating_add(services.len()) < matching.len();
         let note = (category.is_some() && all.iter().all(|s| s.category.is_none())).then(|| {
-            "This provider's catalog has no categories, so a category filter matches nothing;              search with `query` instead."
+            "This provider's catalog has no categories, so a category filter matches nothing; \
+             search with `query` instead."
                 .to_owned()
         });
         Ok(Json(ServicesPage {
@@ -186,7 +348,11 @@ impl VirtualSmsServer {
         &self,
         Parameters(args): Parameters<ListCountriesArgs>,
     ) -> Result<Json<CountryList>, ToolError> {
-        let all = self.state.backend.list_countries().await?;
+        let all = self
+            .member(args.provider.as_deref())?
+            .backend
+            .list_countries()
+            .await?;
         let countries: Vec<Country> = all
             .iter()
             .filter(|c| !args.in_stock_only || c.in_stock)
@@ -208,15 +374,27 @@ impl VirtualSmsServer {
     pub async fn find_cheapest(
         &self,
         Parameters(args): Parameters<FindCheapestArgs>,
-    ) -> Result<Json<Offer>, ToolError> {
+    ) -> Result<Json<Cheapest>, ToolError> {
         let service = slug("service", &args.service)?;
         let country = opt_slug("country", args.country.as_deref())?;
-        Ok(Json(
-            self.state
-                .backend
-                .find_cheapest(&service, country.as_deref())
-                .await?,
-        ))
+        if args.provider.is_none() && self.state.providers.is_multi() {
+            return Ok(Json(
+                self.cheapest_everywhere(&service, country.as_deref())
+                    .await?,
+            ));
+        }
+        let m = self.member(args.provider.as_deref())?;
+        let offer = m
+            .backend
+            .find_cheapest(&service, country.as_deref())
+            .await?;
+        Ok(Json(Cheapest {
+            price_usd: usd_if_foreign(m, offer.price),
+            provider: m.name().to_owned(),
+            currency: m.currency().to_owned(),
+            offer,
+            offers: Vec::new(),
+        }))
     }
 
     /// Prices and stock of every service in one country (or one service there); with
@@ -232,12 +410,14 @@ impl VirtualSmsServer {
     ) -> Result<Json<CountryPricing>, ToolError> {
         let country = slug("country", &args.country)?;
         let service = opt_slug("service", args.service.as_deref())?;
-        let listing = self
-            .state
+        let m = self.member(args.provider.as_deref())?;
+        let listing = m
             .backend
             .country_pricing(&country, service.as_deref(), args.rental)
             .await?;
         Ok(Json(CountryPricing {
+            provider: m.name().to_owned(),
+            currency: m.currency().to_owned(),
             country,
             rental: args.rental,
             total: listing.items.len(),
@@ -258,17 +438,51 @@ impl VirtualSmsServer {
     ) -> Result<Json<ServiceAvailability>, ToolError> {
         let service = slug("service", &args.service)?;
         let limit = in_range("limit", args.limit, 1, 500)?;
-        let mut countries = self.state.backend.service_availability(&service).await?;
-        if args.in_stock_only {
-            countries.retain(|c| c.stock > 0);
+        let members: Vec<Member> = match args.provider.as_deref() {
+            Some(p) => vec![self.member(Some(p))?.clone()],
+            None => self.state.providers.all().to_vec(),
+        };
+        let wanted = service.clone();
+        let single = members.len() == 1;
+        let answers = self
+            .ask_all(members, |b| {
+                let s = wanted.clone();
+                Box::pin(async move { b.service_availability(&s).await })
+            })
+            .await;
+        let mut countries = Vec::new();
+        let mut errors = Vec::new();
+        for (m, answer) in answers {
+            match answer {
+                Ok(rows) => countries.extend(rows.into_iter().map(|price| Availability {
+                    price_usd: usd_if_foreign(&m, price.price),
+                    provider: m.name().to_owned(),
+                    currency: m.currency().to_owned(),
+                    price,
+                })),
+                // With one provider, its error is the answer.
+                Err(e) if single => return Err(e.into()),
+                Err(e) => errors.push(ProviderError {
+                    provider: m.name().to_owned(),
+                    error: e.to_string(),
+                }),
+            }
         }
-        countries.sort_by(|a, b| a.price.total_cmp(&b.price));
+        if args.in_stock_only {
+            countries.retain(|c| c.price.stock > 0);
+        }
+        let usd = |a: &Availability| {
+            a.price_usd
+                .or((a.currency == "USD").then_some(a.price.price))
+        };
+        countries.sort_by(|a, b| by_usd(usd(a), usd(b)));
         let total = countries.len();
         countries.truncate(limit as usize);
         Ok(Json(ServiceAvailability {
             service,
             total,
             countries,
+            errors,
         }))
     }
 }

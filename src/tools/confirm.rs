@@ -361,7 +361,15 @@ async fn price(
             country: &country,
             rental_hours: hours,
         };
-        let price = server.state().backend.quote(&request).await?;
+        let (member, _) = server
+            .seller(
+                &service,
+                &country,
+                hours.is_some(),
+                args.provider.as_deref(),
+            )
+            .await?;
+        let price = member.require_usd(member.backend.quote(&request).await?)?;
         return Ok(Purchase {
             tool: "create_order",
             service,
@@ -383,7 +391,8 @@ async fn price(
     // Shown to the person; a v1 rental does not say its country.
     let service = rental.service.unwrap_or_else(|| "?".to_owned());
     let country = rental.country.unwrap_or_else(|| "?".to_owned());
-    let price = server.state().backend.quote_extension(&id, hours).await?;
+    let (member, raw) = server.route(&id);
+    let price = member.require_usd(member.backend.quote_extension(raw, hours).await?)?;
     Ok(Purchase {
         tool: "extend_rental",
         service,

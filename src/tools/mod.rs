@@ -10,6 +10,7 @@
 //! [`resources`] (resources and argument completion).
 
 pub mod account;
+mod across;
 mod arguments;
 pub mod catalog;
 pub mod confirm;
@@ -34,8 +35,10 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{tool_handler, RoleServer, ServerHandler};
 
-use crate::backends::Backend;
+use crate::backends::{Backend, Capabilities};
 use crate::config::Config;
+use crate::domain::Order;
+use crate::providers::{Member, Providers};
 use crate::transport::KeySlot;
 
 pub use errors::ToolError;
@@ -60,8 +63,9 @@ pub const SANDBOX_NOTICE: &str =
 
 /// State shared by all tool calls of one server.
 pub struct ServerState {
-    pub backend: Arc<dyn Backend>,
-    /// The API key the backend sends (an x402 top-up may fill it).
+    /// The configured providers; the first is the default.
+    pub providers: Providers,
+    /// The API key the default provider sends (an x402 top-up may fill it).
     pub key: KeySlot,
     pub config: Config,
     pub budget: guard::Budget,
@@ -71,16 +75,52 @@ pub struct ServerState {
     pub topup: Option<crate::x402::Funder>,
 }
 
+impl ServerState {
+    /// The default provider's backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.providers.default_member().backend
+    }
+}
+
 #[derive(Clone)]
 pub struct VirtualSmsServer {
     tool_router: ToolRouter<Self>,
     state: Arc<ServerState>,
 }
 
+/// Which provider capability a tool needs; a tool no configured provider can serve is not listed.
+fn needs(tool: &str) -> Option<fn(&Capabilities) -> bool> {
+    Some(match tool {
+        "extend_rental" | "release_rental" => |c| c.rentals,
+        "swap_order" => |c| c.swap,
+        "list_transactions" => |c| c.ledger,
+        "get_profile" | "get_stats" => |c| c.profile,
+        _ => return None,
+    })
+}
+
 impl VirtualSmsServer {
-    /// A server over `backend`; `key` is the slot the backend reads its key from (an x402 top-up
-    /// may fill it).
-    pub fn new(backend: Arc<dyn Backend>, key: KeySlot, config: Config) -> Self {
+    /// A server over `providers`; `key` is the slot the default provider reads its key from (an
+    /// x402 top-up may fill it).
+    pub fn new(providers: Providers, key: KeySlot, config: Config) -> Self {
+        let tool_router = Self::router(&config, &providers);
+        let state = ServerState {
+            budget: guard::Budget::new(&config.guard),
+            last_sms: Mutex::default(),
+            topup: crate::x402::Funder::new(key.clone(), &config),
+            key,
+            providers,
+            config,
+        };
+        Self {
+            tool_router,
+            state: Arc::new(state),
+        }
+    }
+
+    /// The tools this configuration offers: what some provider can serve, the `--tools`
+    /// selection, and nothing that writes in read-only mode.
+    fn router(config: &Config, providers: &Providers) -> ToolRouter<Self> {
         let mut tool_router = Self::catalog_router()
             + Self::account_router()
             + Self::orders_router()
@@ -89,28 +129,23 @@ impl VirtualSmsServer {
             // Not annotated read-only, so the read-only filter below removes it too.
             tool_router += Self::topup_router();
         }
+        let served = |tool: &str| {
+            needs(tool).is_none_or(|need| {
+                providers
+                    .all()
+                    .iter()
+                    .any(|m| need(&m.backend.capabilities()))
+            })
+        };
+        remove_where(&mut tool_router, |t| !served(&t.name));
         // --tools / --exclude-tools (crate::toolsets); read-only below still removes writers.
-        let unselected: Vec<String> = tool_router
-            .list_all()
-            .into_iter()
-            .filter(|t| !config.tools.keeps(&t.name))
-            .map(|t| t.name.into_owned())
-            .collect();
-        for name in unselected {
-            tool_router.remove_route(&name);
-        }
+        remove_where(&mut tool_router, |t| !config.tools.keeps(&t.name));
         if config.guard.read_only {
             // Read-only means every tool that is not annotated read-only is gone: not listed,
             // and an unknown tool if called anyway.
-            let writers: Vec<String> = tool_router
-                .list_all()
-                .into_iter()
-                .filter(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) != Some(true))
-                .map(|t| t.name.into_owned())
-                .collect();
-            for name in writers {
-                tool_router.remove_route(&name);
-            }
+            remove_where(&mut tool_router, |t| {
+                t.annotations.as_ref().and_then(|a| a.read_only_hint) != Some(true)
+            });
         }
         // The display name goes in the top-level `title` too (MCP 2025-06-18+ clients read that
         // first); older clients read `annotations.title`.
@@ -123,18 +158,12 @@ impl VirtualSmsServer {
                     .and_then(|a| a.title.clone());
             }
         }
-        let state = ServerState {
-            budget: guard::Budget::new(&config.guard),
-            last_sms: Mutex::default(),
-            topup: crate::x402::Funder::new(key.clone(), &config),
-            key,
-            backend,
-            config,
-        };
-        Self {
-            tool_router,
-            state: Arc::new(state),
-        }
+        tool_router
+    }
+
+    /// The provider of a public order id, its raw id.
+    pub(crate) fn route<'a>(&self, order_id: &'a str) -> (&Member, &'a str) {
+        self.state.providers.route(order_id)
     }
 
     /// Every tool this server offers, as `tools/list` shows them.
@@ -298,6 +327,30 @@ impl ServerHandler for VirtualSmsServer {
     ) -> Result<(), rmcp::ErrorData> {
         Ok(())
     }
+}
+
+/// Removes every route whose tool matches `drop`.
+fn remove_where(
+    router: &mut ToolRouter<VirtualSmsServer>,
+    drop: impl Fn(&rmcp::model::Tool) -> bool,
+) {
+    let names: Vec<String> = router
+        .list_all()
+        .into_iter()
+        .filter(|t| drop(t))
+        .map(|t| t.name.into_owned())
+        .collect();
+    for name in names {
+        router.remove_route(&name);
+    }
+}
+
+/// An order as the tools show it: its public id (`<provider>:<id>` but for VirtualSMS) and its
+/// provider.
+pub(crate) fn public_order(member: &Member, mut order: Order) -> Order {
+    order.order_id = member.public_id(&order.order_id);
+    order.provider = Some(member.name().to_owned());
+    order
 }
 
 /// Slugs (`service`, `country`) are trimmed and lower-cased; empty is refused by name.

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::future::Future;
 
 use super::guard::Reservation;
-use super::{in_range, opt_slug, order_id, slug, ToolError, VirtualSmsServer};
+use super::{in_range, opt_slug, order_id, public_order, slug, ToolError, VirtualSmsServer};
 use crate::backends::{ApiError, ErrorKind};
 use crate::domain::{NewOrder, Order, Page};
+use crate::providers::Member;
 
 /// The longest rental the tools accept, in hours (30 days).
 pub(crate) const MAX_RENTAL_HOURS: u32 = 720;
@@ -28,6 +29,9 @@ pub struct CreateOrderArgs {
     pub rental_hours: Option<u32>,
     /// Refuse (buy nothing) if the current price in USD is above this.
     pub max_price: Option<f64>,
+    /// Buy from this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit to buy
+    /// where find_cheapest points.
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -48,6 +52,8 @@ pub struct ListOrdersArgs {
     /// How many orders to skip (newest first).
     #[serde(default)]
     pub offset: u32,
+    /// Only this provider's orders; omit for every configured provider's.
+    pub provider: Option<String>,
 }
 
 fn default_limit() -> u32 {
@@ -78,23 +84,31 @@ pub struct OrderResult {
 /// A purchase made under the spending guard, its reservation not yet settled.
 struct Purchase {
     order: Order,
-    /// The price checked against the guard, and its reservation (when a rule limits prices).
+    /// Who sold it (prices are in its currency; the guard counts USD).
+    member: Member,
+    /// The USD price checked against the guard, and its reservation (when a rule limits prices).
     reserved: Option<(f64, Reservation)>,
 }
 
 impl Purchase {
-    /// What was charged: the answer's price, else the quote.
-    fn charged(&self) -> Option<f64> {
+    /// What was charged, in USD: the answer's price, else the quote.
+    fn charged_usd(&self) -> Option<f64> {
         let (quote, _) = self.reserved.as_ref()?;
-        Some(self.order.price.unwrap_or(*quote))
+        Some(
+            self.order
+                .price
+                .and_then(|p| self.member.to_usd(p))
+                .unwrap_or(*quote),
+        )
     }
 
-    /// Counts what was charged against the budget.
+    /// Counts what was charged against the budget; the order as the tools show it.
     fn settle(self) -> Order {
-        if let Some((quote, reservation)) = self.reserved {
-            reservation.settle(self.order.price.unwrap_or(quote));
+        let charged = self.charged_usd();
+        if let (Some((_, reservation)), Some(charged)) = (self.reserved, charged) {
+            reservation.settle(charged);
         }
-        self.order
+        public_order(&self.member, self.order)
     }
 }
 
@@ -111,8 +125,11 @@ impl VirtualSmsServer {
     /// (refusing before any request when it breaks a rule), then `buy`. The reservation is
     /// released when `buy` surely failed and kept when its outcome is unknown (it may have
     /// been charged).
+    /// Prices are in `member`'s currency; the limits are USD, so a provider without a USD rate
+    /// is refused before any request when a limit applies.
     async fn guarded_buy(
         &self,
+        member: &Member,
         max_price: Option<f64>,
         quote: impl Future<Output = Result<f64, ApiError>>,
         buy: impl Future<Output = Result<Order, ApiError>>,
@@ -121,14 +138,21 @@ impl VirtualSmsServer {
         // Set when VIRTUALSMS_CONFIRM_ABOVE applies: the most this call may pay (confirm.rs).
         let confirmed = super::confirm::ceiling();
         let reserved = if budget.limits_price(max_price) || confirmed.is_some() {
-            let quote = quote.await?;
+            if member.currency() != "USD" {
+                member.require_usd(0.0)?;
+            }
+            let quote = member.require_usd(quote.await?)?;
             super::confirm::check(quote, confirmed)?;
             Some((quote, budget.reserve(quote, max_price)?))
         } else {
             None
         };
         match buy.await {
-            Ok(order) => Ok(Purchase { order, reserved }),
+            Ok(order) => Ok(Purchase {
+                order,
+                member: member.clone(),
+                reserved,
+            }),
             Err(e) => {
                 if e.kind() == ErrorKind::OutcomeUnknown {
                     if let Some((_, reservation)) = reserved {
@@ -142,8 +166,14 @@ impl VirtualSmsServer {
 
     /// The price moved above a ceiling between the quote and the order: undo it (a full
     /// refund) rather than keep a purchase the caller's limits forbid.
-    async fn undo_overpriced(&self, order: &Order, charged: f64, refusal: ToolError) -> ToolError {
-        match self.state.backend.cancel_order(&order.order_id).await {
+    async fn undo_overpriced(
+        &self,
+        member: &Member,
+        order: &Order,
+        charged: f64,
+        refusal: ToolError,
+    ) -> ToolError {
+        match member.backend.cancel_order(&order.order_id).await {
             Ok(_) => ToolError::Refused(format!(
                 "the price rose to ${charged:.2} while ordering; order {} was cancelled and \
                  refunded. {}",
@@ -158,14 +188,105 @@ impl VirtualSmsServer {
         }
     }
 
+    /// Where to buy: the named provider, else (with several) where find_cheapest points, and
+    /// what to tell the model about that choice.
+    pub(crate) async fn seller(
+        &self,
+        service: &str,
+        country: &str,
+        rental: bool,
+        provider: Option<&str>,
+    ) -> Result<(Member, Option<String>), ToolError> {
+        let providers = &self.state.providers;
+        if provider.is_some() || !providers.is_multi() {
+            return Ok((providers.pick(provider)?.clone(), None));
+        }
+        if rental {
+            // Only providers that rent can sell a rental: the first of them.
+            let m = providers
+                .all()
+                .iter()
+                .find(|m| m.backend.capabilities().rentals)
+                .unwrap_or(providers.default_member());
+            return Ok((m.clone(), None));
+        }
+        let best = self.cheapest_everywhere(service, Some(country)).await?;
+        let m = providers.named(&best.provider)?.clone();
+        let others: Vec<String> = best
+            .offers
+            .iter()
+            .filter(|o| o.provider != best.provider)
+            .map(|o| match (o.price, &o.error) {
+                (Some(p), _) => format!("{} {p} {}", o.provider, o.currency),
+                (None, Some(e)) => format!("{}: {e}", o.provider),
+                (None, None) => format!("{}: no offer", o.provider),
+            })
+            .collect();
+        let note = format!(
+            "Bought from {} (the cheapest in USD for {service} in {country}; others: {}).",
+            best.provider,
+            if others.is_empty() {
+                "none".to_owned()
+            } else {
+                others.join(", ")
+            }
+        );
+        Ok((m, Some(note)))
+    }
+
+    /// list_orders across every provider: each asked for the first `offset + limit`, merged
+    /// newest first. A provider that fails is skipped (logged) unless it is the default one.
+    async fn orders_everywhere(
+        &self,
+        status: Option<String>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<Order>, ToolError> {
+        let want = offset.saturating_add(limit).min(100);
+        let everyone = self.state.providers.all().to_vec();
+        let answers = self
+            .ask_all(everyone, |b| {
+                let status = status.clone();
+                Box::pin(async move { b.list_orders(status.as_deref(), want, 0).await })
+            })
+            .await;
+        let default = self.state.providers.default_member().name();
+        let mut all = Vec::new();
+        let mut more = false;
+        for (m, answer) in answers {
+            match answer {
+                Ok(page) => {
+                    more |= page.has_more.unwrap_or(false);
+                    all.extend(page.data.into_iter().map(|o| public_order(&m, o)));
+                }
+                Err(e) if m.name() == default => return Err(e.into()),
+                Err(e) => tracing::warn!(provider = m.name(), error = %e, "orders not listed"),
+            }
+        }
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        let matched = all.len();
+        let data: Vec<Order> = all
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect();
+        Ok(Page {
+            has_more: Some(more || matched > offset as usize + data.len()),
+            data,
+            limit: Some(limit),
+            offset: Some(offset),
+            total: None,
+        })
+    }
+
     /// What to tell the model after a purchase.
-    fn after_purchase(&self, order: &Order) -> String {
+    fn after_purchase(&self, member: &Member, order: &Order) -> String {
         let mut next = format!(
             "Enter {} on the site that sends the code, then call wait_for_sms with order_id \"{}\".",
             order.phone_number.as_deref().unwrap_or("the phone number"),
             order.order_id
         );
-        match self.state.backend.capabilities().cancel_cooldown {
+        match member.backend.capabilities().cancel_cooldown {
             Some(wait) if order.rental_hours.is_none() => next.push_str(&format!(
                 " No SMS after a few minutes? From {} s after the purchase, swap_order gives a \
                  new number for free and cancel_order refunds in full (before an SMS arrives).",
@@ -214,15 +335,24 @@ impl VirtualSmsServer {
             country: &country,
             rental_hours,
         };
-        let backend = &self.state.backend;
+        let (member, choice) = self
+            .seller(
+                &service,
+                &country,
+                rental_hours.is_some(),
+                args.provider.as_deref(),
+            )
+            .await?;
+        let backend = &member.backend;
         let purchase = self
             .guarded_buy(
+                &member,
                 args.max_price,
                 backend.quote(&request),
                 backend.create_order(&request),
             )
             .await?;
-        if let Some(charged) = purchase.charged() {
+        if let Some(charged) = purchase.charged_usd() {
             let allowed = self
                 .state
                 .budget
@@ -230,14 +360,17 @@ impl VirtualSmsServer {
                 .and_then(|()| super::confirm::check(charged, super::confirm::ceiling()));
             if let Err(refusal) = allowed {
                 // Released, not settled: the undo refunds it.
-                drop(purchase.reserved);
+                let Purchase { order, member, .. } = purchase;
                 return Err(self
-                    .undo_overpriced(&purchase.order, charged, refusal)
+                    .undo_overpriced(&member, &order, charged, refusal)
                     .await);
             }
         }
         let order = purchase.settle();
-        let next = self.after_purchase(&order);
+        let mut next = self.after_purchase(&member, &order);
+        if let Some(choice) = choice {
+            next = format!("{choice} {next}");
+        }
         Ok(self.order_result(order, next))
     }
 
@@ -248,7 +381,8 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<OrderIdArgs>,
     ) -> Result<Json<Order>, ToolError> {
         let id = order_id(&args.order_id)?;
-        Ok(Json(self.state.backend.get_order(&id).await?))
+        let (m, raw) = self.route(&id);
+        Ok(Json(public_order(m, m.backend.get_order(raw).await?)))
     }
 
     /// Your orders, newest first, optionally only those in one state.
@@ -259,11 +393,18 @@ impl VirtualSmsServer {
     ) -> Result<Json<Page<Order>>, ToolError> {
         let limit = in_range("limit", args.limit, 1, 100)?;
         let status = opt_slug("status", args.status.as_deref())?;
-        Ok(Json(
-            self.state
+        let providers = &self.state.providers;
+        if args.provider.is_some() || !providers.is_multi() {
+            let m = providers.pick(args.provider.as_deref())?;
+            let mut page = m
                 .backend
                 .list_orders(status.as_deref(), limit, args.offset)
-                .await?,
+                .await?;
+            page.data = page.data.into_iter().map(|o| public_order(m, o)).collect();
+            return Ok(Json(page));
+        }
+        Ok(Json(
+            self.orders_everywhere(status, limit, args.offset).await?,
         ))
     }
 
@@ -280,7 +421,8 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<OrderIdArgs>,
     ) -> Result<Json<OrderResult>, ToolError> {
         let id = order_id(&args.order_id)?;
-        let order = self.state.backend.swap_order(&id).await?;
+        let (m, raw) = self.route(&id);
+        let order = public_order(m, m.backend.swap_order(raw).await?);
         let mut next = format!(
             "Enter the new number {} on the site, then call wait_for_sms",
             order.phone_number.as_deref().unwrap_or("")
@@ -310,7 +452,8 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<OrderIdArgs>,
     ) -> Result<Json<OrderResult>, ToolError> {
         let id = order_id(&args.order_id)?;
-        let order = self.state.backend.cancel_order(&id).await?;
+        let (m, raw) = self.route(&id);
+        let order = public_order(m, m.backend.cancel_order(raw).await?);
         let next = match order.refunded {
             Some(r) => format!("Cancelled; ${r:.2} went back to the balance."),
             None => "Cancelled; the price went back to the balance.".to_owned(),
@@ -331,14 +474,15 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<OrderIdArgs>,
     ) -> Result<Json<OrderResult>, ToolError> {
         let id = order_id(&args.order_id)?;
-        let order = self.state.backend.confirm_order(&id).await?;
-        let next = if self.state.backend.capabilities().confirm {
+        let (m, raw) = self.route(&id);
+        let order = public_order(m, m.backend.confirm_order(raw).await?);
+        let next = if m.backend.capabilities().confirm {
             "Done: the order is confirmed and final.".to_owned()
         } else {
             format!(
                 "Nothing to confirm: {} finalizes orders on its own when the SMS arrives; no \
                  charge was made by this call. Cancelling is no longer possible after an SMS.",
-                self.state.backend.name()
+                m.backend.name()
             )
         };
         Ok(self.order_result(order, next))
@@ -358,12 +502,13 @@ impl VirtualSmsServer {
     ) -> Result<Json<OrderResult>, ToolError> {
         let id = order_id(&args.order_id)?;
         let hours = in_range("hours", args.hours, 1, MAX_RENTAL_HOURS)?;
-        let backend = &self.state.backend;
+        let (m, raw) = self.route(&id);
         let order = self
             .guarded_buy(
+                m,
                 None,
-                backend.quote_extension(&id, hours),
-                backend.extend_rental(&id, hours),
+                m.backend.quote_extension(raw, hours),
+                m.backend.extend_rental(raw, hours),
             )
             .await?
             .settle();
@@ -391,7 +536,8 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<OrderIdArgs>,
     ) -> Result<Json<OrderResult>, ToolError> {
         let id = order_id(&args.order_id)?;
-        let order = self.state.backend.release_rental(&id).await?;
+        let (m, raw) = self.route(&id);
+        let order = public_order(m, m.backend.release_rental(raw).await?);
         let next = match order.refunded {
             Some(r) if r > 0.0 => format!("Released; ${r:.2} went back to the balance."),
             _ => "Released: the number is no longer yours.".to_owned(),

@@ -144,7 +144,11 @@ impl VirtualSmsServer {
             )
             .with_mime_type("text/markdown")])),
             BALANCE_URI => {
-                let balance = self.get_balance().await.map_err(|e| read_error(uri, e))?;
+                let args = super::account::BalanceArgs { provider: None };
+                let balance = self
+                    .get_balance(Parameters(args))
+                    .await
+                    .map_err(|e| read_error(uri, e))?;
                 json_contents(uri, &balance.0)
             }
             _ => {
@@ -194,6 +198,7 @@ impl VirtualSmsServer {
             category: None,
             limit: 500,
             offset: 0,
+            provider: None,
         };
         match self.list_services(Parameters(args)).await {
             Ok(page) => rank(value, page.0.services.into_iter().map(|s| (s.id, s.name))),
@@ -204,6 +209,7 @@ impl VirtualSmsServer {
     async fn complete_country(&self, value: &str) -> CompletionInfo {
         let args = ListCountriesArgs {
             in_stock_only: false,
+            provider: None,
         };
         match self.list_countries(Parameters(args)).await {
             Ok(list) => rank(
@@ -219,6 +225,7 @@ impl VirtualSmsServer {
             status: None,
             limit: 20,
             offset: 0,
+            provider: None,
         };
         match self.list_orders(Parameters(args)).await {
             Ok(page) => rank(

@@ -160,10 +160,10 @@ impl VirtualSmsServer {
             }
             let round_started = Instant::now();
             let answer = {
-                let poll =
-                    self.state
-                        .backend
-                        .wait_sms(&id, since.as_deref(), remaining.min(MAX_ROUND));
+                let (member, raw) = self.route(&id);
+                let poll = member
+                    .backend
+                    .wait_sms(raw, since.as_deref(), remaining.min(MAX_ROUND));
                 tokio::pin!(poll);
                 let every = self.state.config.progress_interval;
                 let mut ticker = tokio::time::interval_at(Instant::now() + every, every);

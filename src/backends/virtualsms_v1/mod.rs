@@ -113,10 +113,8 @@ impl Backend for V1 {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            long_poll: false,
-            confirm: false,
-            deduplicated_purchases: false,
             cancel_cooldown: Some(COOLDOWN),
+            ..Capabilities::VIRTUALSMS
         }
     }
 

@@ -215,6 +215,7 @@ impl OrderRow {
             .or(self.sms_code.clone());
         domain::Order {
             order_id: self.order_id,
+            provider: None,
             service: self.service,
             country: self.country.map(|c| c.to_ascii_lowercase()),
             phone_number: self.phone_number.map(|p| e164(&p)),
@@ -315,6 +316,7 @@ impl RentalRow {
         }
         domain::Order {
             order_id: format!("{}{}", super::RENTAL_PREFIX, self.id),
+            provider: None,
             service: self.service_id,
             country,
             phone_number: self.phone_number.map(|p| e164(&p)),

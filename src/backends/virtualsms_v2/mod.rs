@@ -157,7 +157,7 @@ impl Backend for V2 {
             long_poll: true,
             confirm: true,
             deduplicated_purchases: true,
-            cancel_cooldown: None,
+            ..Capabilities::VIRTUALSMS
         }
     }
 
