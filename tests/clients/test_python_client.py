@@ -308,7 +308,8 @@ async def test_prompts_resources_and_completion() -> None:
         ).structured_content
 
         done = await session.complete(types.PromptReference(name="verify_account"), {"name": "service", "value": "tele"})
-        assert done.completion.values[0] == "telegram", done.completion
+        # The sandbox speaks REST v1 by default, whose service ids are codes (`tg` for Telegram).
+        assert done.completion.values[0] == "tg", done.completion
         done = await session.complete(
             types.ResourceTemplateReference(uri="virtualsms://orders/{order_id}"), {"name": "order_id", "value": ""}
         )
