@@ -21,11 +21,13 @@ import http.client
 import json
 import os
 import platform
+import queue
 import shlex
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -34,8 +36,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "virtualsms-mcp"
 KEY = "sk_live_BENCHMARK_0123456789abcdef"
+# The v1 measures use their own account at the fake (one key per server, as in production): the
+# v2 measures spend most of KEY's $10 starting balance on orders.
+KEY_V1 = "sk_live_BENCHMARK_V1_0123456789abcdef"
 MB = 1_000_000  # targets are in decimal megabytes
-MEASURES = ["cold_start", "tools_list", "added_latency", "idle_rss", "waits_rss", "binary_size"]
+MEASURES = [
+    "cold_start",
+    "tools_list",
+    "added_latency",
+    "added_latency_v1",
+    "idle_rss",
+    "waits_rss",
+    "waits_v1",
+    "binary_size",
+]
+# waits_v1: the server at production pacing, and how long the fake's request log is watched.
+V1_RATE_LIMIT = 60
+V1_POLL_SECS = 5
+V1_HOLD_SECS = 60
 
 
 def log(msg: str) -> None:
@@ -138,6 +156,10 @@ class Fake:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v2"
 
+    @property
+    def v1_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
     def _call(self, method: str, path: str, body=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
@@ -165,6 +187,10 @@ class Fake:
             headers["Idempotency-Key"] = str(uuid.uuid4())
         return self._call(method, path, body, headers)
 
+    def api_v1(self, method: str, path: str, body=None):
+        # v1 ignores idempotency keys: each POST is made once.
+        return self._call(method, path, body, {"X-API-Key": KEY_V1})
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -173,12 +199,16 @@ class Fake:
             self.proc.kill()
 
 
-def server_env(fake: Fake) -> dict[str, str]:
-    return clean_env(
-        VIRTUALSMS_BASE_URL=fake.base_url,
-        VIRTUALSMS_API_KEY=KEY,
-        VIRTUALSMS_RATE_LIMIT="0",  # the fake's limit is off too: measure the server, not pacing
-    )
+def server_env(fake: Fake, v1: bool = False, **extra: str) -> dict[str, str]:
+    """The server against the fake's v2 dialect, or its v1 one (a base URL ending in `/api/v1`
+    fixes the version); `extra` overrides."""
+    env = {
+        "VIRTUALSMS_BASE_URL": fake.v1_base_url if v1 else fake.base_url,
+        "VIRTUALSMS_API_KEY": KEY_V1 if v1 else KEY,
+        "VIRTUALSMS_RATE_LIMIT": "0",  # the fake's limit is off too: measure the server, not pacing
+    }
+    env.update(extra)
+    return clean_env(**env)
 
 
 INIT = {
@@ -197,13 +227,13 @@ INIT_LINE = (json.dumps(INIT) + "\n").encode()
 class Server:
     """The binary over stdio, spoken to in JSON-RPC lines."""
 
-    def __init__(self, fake: Fake) -> None:
+    def __init__(self, fake: Fake, v1: bool = False, **env: str) -> None:
         self.proc = subprocess.Popen(
             [str(BIN)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=server_env(fake),
+            env=server_env(fake, v1, **env),
         )
         self.next_id = 1
         self.request_raw(INIT)
@@ -268,6 +298,7 @@ class Row:
     target: str = "—"
     ok: bool | None = None  # None: no target
     notes: list[str] = field(default_factory=list)
+    measure: str = ""  # the measure that reruns it, when one measure gives several rows
 
     @property
     def verdict(self) -> str:
@@ -336,16 +367,13 @@ def tools_list(fake: Fake, runs: int) -> Row:
     )
 
 
-def added_latency(fake: Fake, runs: int) -> Row:
-    s = Server(fake)
+def latency_pairs(s: Server, port: int, request: bytes, runs: int):
+    """get_balance through `s` against `request` sent directly to the fake: (direct, through MCP,
+    per-pair differences, MCP `ping` round trips), in ns."""
     # The direct request is as lean as Python allows: one keep-alive socket, the request bytes
     # built once, the answer read by Content-Length (http.client alone costs ~0.1 ms more).
-    sock = socket.create_connection(("127.0.0.1", fake.port), timeout=10)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    request = (
-        f"GET /api/v2/me/balance HTTP/1.1\r\nHost: 127.0.0.1:{fake.port}\r\n"
-        f"Authorization: Bearer {KEY}\r\nAccept: application/json\r\n\r\n"
-    ).encode()
     pending = bytearray()
 
     def direct() -> int:
@@ -384,25 +412,54 @@ def added_latency(fake: Fake, runs: int) -> Row:
         d.append(a)
         m.append(b)
         diff.append(b - a)
-    # The MCP share alone: a tools/list round trip does no HTTP at all.
+    # The MCP share alone: a ping round trip does no HTTP at all.
     ping = [s.request("ping", {})[2] for _ in range(runs)]
     sock.close()
-    s.close()
+    return d, m, diff, ping
+
+
+def latency_row(key: str, name: str, d: list[int], m: list[int], diff: list[int], ping: list[int]) -> Row:
     p50 = ms(statistics.median(diff))
-    row = Row(
-        "added_latency",
-        f"Added latency of a tool call over a direct HTTP request (get_balance vs "
-        f"GET /me/balance on a keep-alive socket, {runs} pairs): p50 / p99 of the difference",
-        f"{p50:.3f} ms / {ms(pct(diff, 99)):.3f} ms",
-        "≤ 1 ms p50",
-        p50 <= 1,
-    )
+    row = Row(key, name, f"{p50:.3f} ms / {ms(pct(diff, 99)):.3f} ms", "≤ 1 ms p50", p50 <= 1)
     row.notes.append(
         f"direct HTTP p50 {ms(statistics.median(d)):.3f} ms, p99 {ms(pct(d, 99)):.3f} ms; "
         f"through MCP p50 {ms(statistics.median(m)):.3f} ms, p99 {ms(pct(m, 99)):.3f} ms; "
         f"an MCP `ping` round trip alone (stdio + JSON-RPC, no HTTP) p50 {ms(statistics.median(ping)):.3f} ms"
     )
     return row
+
+
+def added_latency(fake: Fake, runs: int) -> Row:
+    s = Server(fake)
+    request = (
+        f"GET /api/v2/me/balance HTTP/1.1\r\nHost: 127.0.0.1:{fake.port}\r\n"
+        f"Authorization: Bearer {KEY}\r\nAccept: application/json\r\n\r\n"
+    ).encode()
+    measured = latency_pairs(s, fake.port, request, runs)
+    s.close()
+    return latency_row(
+        "added_latency",
+        f"Added latency of a tool call over a direct HTTP request (get_balance vs "
+        f"GET /me/balance on a keep-alive socket, {runs} pairs): p50 / p99 of the difference",
+        *measured,
+    )
+
+
+def added_latency_v1(fake: Fake, runs: int) -> Row:
+    s = Server(fake, v1=True)
+    request = (
+        f"GET /api/v1/customer/balance HTTP/1.1\r\nHost: 127.0.0.1:{fake.port}\r\n"
+        f"X-API-Key: {KEY_V1}\r\nAccept: application/json\r\n\r\n"
+    ).encode()
+    measured = latency_pairs(s, fake.port, request, runs)
+    s.close()
+    return latency_row(
+        "added_latency_v1",
+        f"REST v1: added latency of a tool call over a direct HTTP request (get_balance vs "
+        f"GET /api/v1/customer/balance with `X-API-Key` on a keep-alive socket, {runs} pairs): "
+        f"p50 / p99 of the difference",
+        *measured,
+    )
 
 
 def describe_memory(pid: int) -> str:
@@ -503,6 +560,185 @@ def waits_rss(fake: Fake, n: int = 100) -> Row:
     return row
 
 
+def cheap_orders_v1(fake: Fake, n: int) -> list[tuple[str, str]]:
+    """(service code, country) for `n` v1 orders whose total fits KEY_V1's starting balance: the
+    cheapest in-stock pairs first (the fake has no deposit route short of a signed x402 payment)."""
+    balance = float(fake.api_v1("GET", "/api/v1/customer/balance")["balance"])
+    pairs = []
+    for svc in fake.api_v1("GET", "/api/v1/customer/services")["services"]:
+        code = svc["service_id"]
+        for row in fake.get(f"/api/v1/catalog/countries?service={code}")["countries"]:
+            if row["count"] > 0:
+                pairs.append((float(row["price"]), row["count"], code, row["id"]))
+    pairs.sort()
+    picks, total = [], 0.0
+    for price, stock, service, country in pairs:
+        for _ in range(min(stock, n - len(picks))):
+            picks.append((service, country))
+            total += price
+        if len(picks) == n:
+            break
+    if len(picks) < n or total > balance:
+        raise SystemExit(f"cannot afford {n} v1 orders (${total:.2f} > ${balance:.2f})")
+    return picks
+
+
+def stdout_lines(s: Server) -> queue.Queue:
+    """Every line the server writes from now on, as (perf_counter seconds, message), read by a
+    thread so that waiting for answers is bounded; (t, None) at end of output."""
+    lines: queue.Queue = queue.Queue()
+
+    def run() -> None:
+        for line in iter(s.proc.stdout.readline, b""):
+            lines.put((time.perf_counter(), json.loads(line)))
+        lines.put((time.perf_counter(), None))
+
+    threading.Thread(target=run, daemon=True).start()
+    return lines
+
+
+def request_kinds(requests: list[dict]) -> str:
+    kinds: dict[str, int] = {}
+    for r in requests:
+        path = r["path"]
+        if path == "/api/v1/customer/orders":
+            kind = "order-history reads"
+        elif path.startswith("/api/v1/customer/order/"):
+            kind = "order reads"
+        else:
+            kind = f"{r['method']} {path}"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return ", ".join(f"{v} {k}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])) or "none"
+
+
+def waits_v1(fake: Fake, n: int = 100, delivered: int = 10) -> list[Row]:
+    """REST v1 has no long-poll: `n` waits share one poller. Held for V1_HOLD_SECS at production
+    pacing; then SMS for `delivered` of them, one every half second so they fall at different
+    points of the poll cycle; then the rest cancelled."""
+    s = Server(fake, v1=True, VIRTUALSMS_RATE_LIMIT=str(V1_RATE_LIMIT), VIRTUALSMS_POLL_INTERVAL_SECS=str(V1_POLL_SECS))
+    s.request("tools/list", {})
+    idle = kib(proc_status(s.pid), "VmHWM")
+    orders = [
+        fake.api_v1("POST", "/api/v1/customer/purchase", {"service": sv, "country": c})["order_id"]
+        for sv, c in cheap_orders_v1(fake, n)
+    ]
+    lines = stdout_lines(s)
+    fake.admin("DELETE", "/admin/requests")
+    t0 = time.perf_counter()
+    ids = {}
+    for order_id in orders:
+        rid = s.next_id
+        s.next_id += 1
+        ids[rid] = order_id
+        s.send({
+            "jsonrpc": "2.0",
+            "id": rid,
+            "method": "tools/call",
+            "params": {"name": "wait_for_sms", "arguments": {"order_id": order_id, "timeout_seconds": 600}},
+        })
+    time.sleep(max(0.0, t0 + V1_HOLD_SECS - time.perf_counter()))
+    held = fake.admin("GET", "/admin/requests")
+    hold = time.perf_counter() - t0
+    if not lines.empty():
+        raise SystemExit(f"a wait ended during the hold: {json.dumps(lines.get()[1])[:400]}")
+    hwm_hold = kib(proc_status(s.pid), "VmHWM")
+    note = describe_memory(s.pid)
+    per_minute = len(held) * 60 / hold
+
+    # SMS for `delivered` orders spread over the list (oldest to newest), half a second apart.
+    fake.admin("DELETE", "/admin/requests")
+    step = n // delivered
+    picked = {rid: oid for k, (rid, oid) in enumerate(ids.items()) if k % step == 0 and k // step < delivered}
+    sent: dict[int, tuple[float, str]] = {}
+    d0 = time.perf_counter()
+    for k, (rid, order_id) in enumerate(picked.items()):
+        time.sleep(max(0.0, d0 + k * 0.5 - time.perf_counter()))
+        text = f"Your benchmark code is {400000 + k}"
+        sent[rid] = (time.perf_counter(), text)
+        fake.admin("POST", f"/admin/orders/{order_id}/deliver", {"text": text})
+    took, wrong = {}, []
+    deadline = time.perf_counter() + 2 * V1_POLL_SECS + 30
+    while len(took) < delivered and not wrong:
+        try:
+            at, msg = lines.get(timeout=max(0.0, deadline - time.perf_counter()))
+        except queue.Empty:
+            break
+        if msg is None:
+            raise SystemExit("the server closed stdout")
+        rid = msg.get("id")
+        if rid not in picked or "method" in msg:
+            if rid in ids:
+                wrong.append(f"{ids[rid]} answered without an SMS: {json.dumps(msg)[:300]}")
+            continue
+        result = (msg.get("result") or {}).get("structuredContent") or {}
+        if result.get("outcome") == "received" and result.get("text") == sent[rid][1] and result.get("order_id") == picked[rid]:
+            took[rid] = at - sent[rid][0]
+        else:
+            wrong.append(f"{picked[rid]}: {json.dumps(msg)[:300]}")
+    delivery_requests = fake.admin("GET", "/admin/requests")
+
+    # Cancel the other waits; the poller stops with the last one.
+    for rid in ids:
+        if rid not in picked:
+            s.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": rid, "reason": "bench"}})
+    time.sleep(0.5)
+    fake.admin("DELETE", "/admin/requests")
+    time.sleep(V1_POLL_SECS + 1)
+    after_cancel = fake.admin("GET", "/admin/requests")
+    hwm = kib(proc_status(s.pid), "VmHWM")
+    s.close()
+
+    if wrong:
+        raise SystemExit("waits_v1: " + "; ".join(wrong))
+    arrived = len(took)
+    worst = max(took.values()) if took else float("inf")
+    rate = Row(
+        "waits_v1_rate",
+        f"REST v1, {n} concurrent wait_for_sms on {n} orders at production pacing "
+        f"(`VIRTUALSMS_RATE_LIMIT={V1_RATE_LIMIT}`, poll every {V1_POLL_SECS} s): requests per minute "
+        f"the fake received over a {V1_HOLD_SECS} s hold",
+        f"{per_minute:.1f}/min ({len(held)} in {hold:.1f} s)",
+        f"≤ {V1_RATE_LIMIT}/min",
+        per_minute <= V1_RATE_LIMIT,
+        measure="waits_v1",
+    )
+    rate.notes.append(
+        f"during the hold: {request_kinds(held)}; no wait returned during it; after the SMS deliveries "
+        f"the other {n - delivered} waits were cancelled (`notifications/cancelled`) and the fake received "
+        f"{len(after_cancel)} request(s) in the next {V1_POLL_SECS + 1} s"
+    )
+    delivery = Row(
+        "waits_v1_sms",
+        f"REST v1, the same {n} waits: SMS delivered to {delivered} of them, one every 0.5 s; "
+        f"delivery → wait_for_sms answer, slowest of the {delivered}",
+        f"{worst:.2f} s ({arrived}/{delivered} arrived)",
+        f"{delivered}/{delivered}, each ≤ {V1_POLL_SECS} s poll + 0.5 s",
+        arrived == delivered and worst <= V1_POLL_SECS + 0.5,
+        measure="waits_v1",
+    )
+    if took:
+        delivery.notes.append(
+            f"an SMS for every {step}th order, oldest to newest, one every 0.5 s: {arrived}/{delivered} returned "
+            f"by wait_for_sms with the delivered text, {min(took.values()):.2f}–{worst:.2f} s after delivery "
+            f"(median {statistics.median(took.values()):.2f} s); meanwhile the fake received "
+            f"{request_kinds(delivery_requests)}"
+        )
+    rss = Row(
+        "waits_v1_rss",
+        f"REST v1: peak RSS (VmHWM) with the same {n} concurrent wait_for_sms",
+        f"{hwm / 1024:.1f} MiB ({hwm * 1024 / MB:.1f} MB)",
+        "≤ 30 MB",
+        hwm * 1024 <= 30 * MB,
+        measure="waits_v1",
+    )
+    rss.notes.append(
+        f"{(hwm_hold - idle) / n:.0f} KiB per held wait over the idle peak of {idle / 1024:.1f} MiB "
+        f"(peak at the end of the hold {hwm_hold / 1024:.1f} MiB, over the whole measure {hwm / 1024:.1f} MiB); "
+        f"at the end of the hold: {note}"
+    )
+    return [rate, delivery, rss]
+
+
 def binary_size() -> Row:
     size = BIN.stat().st_size
     return Row("binary_size", "Release binary size (`target/release/virtualsms-mcp`)", f"{size / MB:.2f} MB ({size:,} bytes)")
@@ -534,14 +770,14 @@ def machine() -> dict[str, str]:
     }
 
 
-def command_for(key: str) -> str:
-    return f"scripts/bench.sh --only {key}"
+def command_for(row: Row) -> str:
+    return f"scripts/bench.sh --only {row.measure or row.key}"
 
 
 def table(rows: list[Row]) -> str:
     out = ["| Measure | Result | Target | Verdict | Command |", "|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r.name} | {r.value} | {r.target} | {r.verdict} | `{command_for(r.key)}` |")
+        out.append(f"| {r.name} | {r.value} | {r.target} | {r.verdict} | `{command_for(r)}` |")
     return "\n".join(out)
 
 
@@ -554,6 +790,13 @@ BOUNDS = {
     "(de)serialization of the request and the result, and reqwest's HTTP client against Python's.",
     "waits_rss": "Each held wait costs a tokio task, an HTTP/1 connection with its buffers, and the rmcp request "
     "state; see the per-wait figure.",
+    "added_latency_v1": "As added_latency: stdio, JSON-RPC, the tool, and reqwest against Python's client.",
+    "waits_v1_rate": "One shared poller reads the order history once per poll interval for all waits, and an "
+    "order only when the history shows it changed; more requests mean reads beyond that (see the kinds).",
+    "waits_v1_sms": "An SMS is seen at the next history read (one poll interval at most), then its order is read; "
+    "a slower answer means the order read waited for the pacing budget or a round was late.",
+    "waits_v1_rss": "Each held wait costs a tokio task, a subscription in the shared poller and the rmcp request "
+    "state (no connection of its own); see the per-wait figure.",
 }
 
 
@@ -573,7 +816,11 @@ def write_markdown(rows: list[Row], info: dict[str, str], argv: list[str]) -> No
         "",
         "The server is the release binary (`cargo build --release`, with Cargo.toml's `[profile.release]`) over stdio, against the fake API "
         "(`virtualsms-mcp sandbox-api`) on loopback, with rate limits off on both sides "
-        "(`VIRTUALSMS_RATE_LIMIT=0`, `POST /admin/rate-limit {\"per_minute\": 0}`). RSS is `VmHWM` from "
+        "(`VIRTUALSMS_RATE_LIMIT=0`, `POST /admin/rate-limit {\"per_minute\": 0}`), except the v1 waits, "
+        f"which run the server at production pacing (`VIRTUALSMS_RATE_LIMIT={V1_RATE_LIMIT}`, "
+        f"`VIRTUALSMS_POLL_INTERVAL_SECS={V1_POLL_SECS}`). Rows without \"REST v1\" use REST v2 "
+        "(`VIRTUALSMS_BASE_URL=…/api/v2`, Bearer key); the v1 rows use `VIRTUALSMS_BASE_URL=…/api/v1` "
+        "(`X-API-Key`, no long-poll). RSS is `VmHWM` from "
         "`/proc/<pid>/status`. MB = 10^6 bytes, MiB = 2^20 bytes.",
         "",
         table(rows),
@@ -602,11 +849,25 @@ def write_markdown(rows: list[Row], info: dict[str, str], argv: list[str]) -> No
         "once, the answer read by Content-Length), both with the same key; 50 warm-up pairs, then pairs in "
         "alternating order; the difference is per pair. It is what the MCP hop adds for a client: stdio, "
         "JSON-RPC, the tool, and the server's own HTTP client in place of the direct one.",
+        "- **added_latency_v1**: the same against the fake's v1 dialect: a server with "
+        "`VIRTUALSMS_BASE_URL=…/api/v1` and the direct request `GET /api/v1/customer/balance` with "
+        "`X-API-Key`.",
         "- **idle_rss**: a fresh server after `initialize` + `tools/list`, 0.3 s later.",
         "- **waits_rss**: a fresh server; 100 orders bought directly from the fake (the cheapest in-stock "
         "pairs, within the fake's $10 starting balance), then 100 `wait_for_sms` calls written at once; read "
         "once the fake holds 100 long-polls (and after 50 get_balance calls); then all cancelled with "
         "`notifications/cancelled`.",
+        f"- **waits_v1** (rows waits_v1_rate, waits_v1_sms, waits_v1_rss): a fresh server on v1 at production "
+        f"pacing; 100 orders bought directly from the fake (`POST /api/v1/customer/purchase`, the cheapest "
+        f"in-stock pairs within the $10 starting balance of a key of its own), the fake's request log "
+        f"cleared (`DELETE /admin/requests`), then 100 `wait_for_sms` calls written at once and held "
+        f"{V1_HOLD_SECS} s; requests per minute = the requests in the fake's log (`GET /admin/requests`) "
+        f"over the time since the calls were written, first poll round included. Then an SMS with a "
+        f"distinct text for every 10th order (`POST /admin/orders/{{id}}/deliver`), one every 0.5 s so the "
+        f"deliveries fall at different points of the {V1_POLL_SECS} s poll cycle, each timed from just "
+        f"before its delivery request to the moment its answer line is read, and checked to carry that "
+        f"text; then the 90 other waits cancelled with `notifications/cancelled`, and the log watched for "
+        f"one more poll interval. RSS is read at the end of the hold and at the end.",
         "- Benchmarks are never run by `cargo test`; tests assert no timings.",
         "",
     ]
@@ -646,10 +907,14 @@ def main() -> None:
                 rows.append(tools_list(fake, runs(200)))
             elif key == "added_latency":
                 rows.append(added_latency(fake, runs(500)))
+            elif key == "added_latency_v1":
+                rows.append(added_latency_v1(fake, runs(500)))
             elif key == "idle_rss":
                 rows.append(idle_rss(fake))
             elif key == "waits_rss":
                 rows.append(waits_rss(fake))
+            elif key == "waits_v1":
+                rows.extend(waits_v1(fake))
             elif key == "binary_size":
                 rows.append(binary_size())
     finally:
