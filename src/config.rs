@@ -9,6 +9,10 @@ use std::time::Duration;
 
 /// The public VirtualSMS origin; the API version under it is found out on first use (`auto`).
 pub const DEFAULT_BASE_URL: &str = "https://virtualsms.io";
+/// SMSCode's API base URL (`../shared/api/smscode.md` §1).
+pub const SMSCODE_DEFAULT_BASE_URL: &str = "https://api.smscode.gg/v1";
+/// SMSCode's documented request budget per token (`../shared/api/smscode.md` §1).
+pub const SMSCODE_RATE_LIMIT: u32 = 300;
 /// Default `tracing` filter: rmcp logs every notification at `info`, which is noise.
 pub const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
 
@@ -53,6 +57,10 @@ pub mod env {
     // Trust roots for HTTPS (see crate::tls); the names every TLS stack reads.
     pub const SSL_CERT_FILE: &str = crate::tls::CERT_FILE;
     pub const SSL_CERT_DIR: &str = crate::tls::CERT_DIR;
+    // SMSCode (`../shared/api/smscode.md`; see [`super::SmsCodeSettings`]).
+    pub const SMSCODE_TOKEN: &str = "SMSCODE_TOKEN";
+    pub const SMSCODE_BASE_URL: &str = "SMSCODE_BASE_URL";
+    pub const SMSCODE_IDR_PER_USD: &str = "SMSCODE_IDR_PER_USD";
 }
 
 /// One environment variable: what it does and its default, as `--help` and the README show it.
@@ -105,6 +113,9 @@ pub const VARS: &[EnvVar] = &[
     var(env::CREDENTIALS_FILE, "where a purchased API key is kept", Some("~/.config/virtualsms-mcp/credentials.json")),
     var(env::SSL_CERT_FILE, "trust only the CA certificates (PEM) in this file for HTTPS", Some("the system's store; without one, built-in Mozilla roots")),
     var(env::SSL_CERT_DIR, "trust only the CA certificates (PEM) in this directory for HTTPS", None),
+    var(env::SMSCODE_TOKEN, "your SMSCode API token (Account Settings), sent as a Bearer token", None),
+    var(env::SMSCODE_BASE_URL, "the SMSCode API base URL", Some(SMSCODE_DEFAULT_BASE_URL)),
+    var(env::SMSCODE_IDR_PER_USD, "rupiah per US dollar, to compare SMSCode's IDR prices in USD (e.g. 16000)", None),
 ];
 
 /// The `Environment:` section of `--help`, rendered from [`VARS`].
@@ -255,6 +266,66 @@ pub struct Config {
     pub confirm_above: Option<f64>,
     /// The tools this server offers (see [`crate::toolsets`]).
     pub tools: crate::toolsets::ToolSelection,
+    /// SMSCode, when any `SMSCODE_*` variable is set.
+    pub smscode: Option<SmsCodeSettings>,
+}
+
+/// The SMSCode provider's settings (`SMSCODE_*`): token, base URL, exchange rate, pacing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmsCodeSettings {
+    /// `SMSCODE_TOKEN`; `Debug` is redacted.
+    pub token: Option<ApiKey>,
+    /// `SMSCODE_BASE_URL`, without a trailing slash.
+    pub base_url: String,
+    /// `SMSCODE_IDR_PER_USD`: rupiah per US dollar, for the USD comparisons of the
+    /// multi-provider layer (SMSCode prices are whole rupiah). `None`: not convertible.
+    pub idr_per_usd: Option<f64>,
+    /// Requests per minute this process allows itself on SMSCode: its documented 300, or
+    /// `VIRTUALSMS_RATE_LIMIT` when that is set and lower (0 = no pacing).
+    pub rate_limit_per_minute: u32,
+}
+
+impl SmsCodeSettings {
+    /// Reads `SMSCODE_*`; `None` when none of them is set. `rate_limit` is
+    /// `VIRTUALSMS_RATE_LIMIT` as set (it caps every provider).
+    fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+        rate_limit: Option<u32>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let token = get(env::SMSCODE_TOKEN).map(ApiKey::new);
+        let base_url = get(env::SMSCODE_BASE_URL);
+        let idr_per_usd = match parse_number::<f64>(get, env::SMSCODE_IDR_PER_USD)? {
+            Some(rate) if !rate.is_finite() || rate <= 0.0 => {
+                return Err(ConfigError {
+                    name: env::SMSCODE_IDR_PER_USD,
+                    problem: format!(
+                        "expected rupiah per US dollar above 0 (e.g. 16000), got {rate}"
+                    ),
+                })
+            }
+            rate => rate,
+        };
+        if token.is_none() && base_url.is_none() && idr_per_usd.is_none() {
+            return Ok(None);
+        }
+        let base_url = base_url.unwrap_or_else(|| SMSCODE_DEFAULT_BASE_URL.to_owned());
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(ConfigError {
+                name: env::SMSCODE_BASE_URL,
+                problem: format!("must start with http:// or https:// (got {base_url:?})"),
+            });
+        }
+        Ok(Some(Self {
+            token,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            idr_per_usd,
+            rate_limit_per_minute: match rate_limit {
+                Some(0) => 0,
+                Some(rate) => rate.min(SMSCODE_RATE_LIMIT),
+                None => SMSCODE_RATE_LIMIT,
+            },
+        }))
+    }
 }
 
 /// A variable that is set but cannot be used; the message names it.
@@ -290,7 +361,8 @@ impl Config {
         if let Some(secs) = parse_number::<u64>(&get, env::TIMEOUT_SECS)? {
             http.request_timeout = Duration::from_secs(secs.max(1));
         }
-        if let Some(rate) = parse_number::<u32>(&get, env::RATE_LIMIT)? {
+        let rate_limit = parse_number::<u32>(&get, env::RATE_LIMIT)?;
+        if let Some(rate) = rate_limit {
             http.rate_limit_per_minute = rate;
         }
         if let Some(secs) = parse_number::<u64>(&get, env::MAX_RETRY_WAIT_SECS)? {
@@ -345,6 +417,7 @@ impl Config {
             x402: crate::x402::X402Config::from_lookup(&get)?,
             confirm_above: parse_money(&get, env::CONFIRM_ABOVE)?,
             tools: parse_tools(&get)?,
+            smscode: SmsCodeSettings::from_lookup(&get, rate_limit)?,
         })
     }
 }
@@ -569,6 +642,39 @@ mod tests {
         let err = config(&[(env::EXCLUDE_TOOLS, "walet")]).unwrap_err();
         assert_eq!(err.name, env::EXCLUDE_TOOLS);
         assert!(err.problem.contains("wallet"), "{}", err.problem);
+    }
+
+    #[test]
+    fn smscode_settings_are_read_only_when_set_and_checked() {
+        assert!(config(&[]).unwrap().smscode.is_none());
+        let c = config(&[
+            (env::SMSCODE_TOKEN, "smc_SECRET"),
+            (env::SMSCODE_IDR_PER_USD, "16000"),
+            (env::RATE_LIMIT, "1000"),
+        ])
+        .unwrap();
+        let s = c.smscode.expect("settings");
+        assert_eq!(s.token.as_ref().map(ApiKey::expose), Some("smc_SECRET"));
+        assert_eq!(s.base_url, SMSCODE_DEFAULT_BASE_URL);
+        assert_eq!(s.idr_per_usd, Some(16000.0));
+        assert_eq!(
+            s.rate_limit_per_minute, SMSCODE_RATE_LIMIT,
+            "capped at 300/min"
+        );
+        assert!(!format!("{s:?}").contains("SECRET"));
+        let s = config(&[(env::SMSCODE_BASE_URL, "http://127.0.0.1:9/smscode/v1/")])
+            .unwrap()
+            .smscode
+            .unwrap();
+        assert!(s.token.is_none() && s.idr_per_usd.is_none());
+        assert_eq!(s.base_url, "http://127.0.0.1:9/smscode/v1");
+        for (name, value) in [
+            (env::SMSCODE_IDR_PER_USD, "0"),
+            (env::SMSCODE_IDR_PER_USD, "lots"),
+            (env::SMSCODE_BASE_URL, "api.smscode.gg"),
+        ] {
+            assert_eq!(config(&[(name, value)]).unwrap_err().name, name);
+        }
     }
 
     #[test]

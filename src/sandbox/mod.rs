@@ -19,6 +19,8 @@
 //!   limit → auth → idempotency on v2), rendering problems in the request's dialect;
 //! - `v2`: the REST v2 handlers; `v1`: the REST v1 handlers, its error bodies, and the v1 views of
 //!   the shared orders (activations with UUID ids, rentals with `rnt_` ids);
+//! - [`smscode`]: the SMSCode dialect at `/smscode/v1` (`../shared/api/smscode.md`), over the
+//!   same state, log, faults and rate limiter;
 //! - `admin`: the `/admin` control routes; `problem`: problem+json rendering (v2, admin, x402).
 //!
 //! Either dialect can be switched off ([`FakeOptions::serve_v1`] / [`FakeOptions::serve_v2`]) to
@@ -38,6 +40,7 @@ mod orders;
 mod pipeline;
 mod problem;
 mod sms;
+pub mod smscode;
 pub mod solana;
 mod state;
 mod util;
@@ -318,6 +321,7 @@ fn router(shared: Arc<Shared>) -> axum::Router {
     axum::Router::new()
         .merge(v2::routes())
         .merge(v1::routes())
+        .merge(smscode::routes())
         // The x402 deposit flow: /api/v1/x402/topup and /api/v1/x402/info.
         .merge(x402::routes())
         .merge(admin::routes())
@@ -371,6 +375,11 @@ impl FakeHandle {
     /// `http://127.0.0.1:PORT/api/v1`: the REST v1 base URL (the same as [`Self::x402_base_url`]).
     pub fn v1_base_url(&self) -> String {
         format!("http://{}/api/v1", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/smscode/v1`: the SMSCode base URL (see [`smscode`]).
+    pub fn smscode_base_url(&self) -> String {
+        format!("http://{}{}", self.addr, smscode::PREFIX)
     }
 
     /// `http://127.0.0.1:PORT`: the service origin, for version auto-detection.

@@ -62,6 +62,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Authed {
 pub(crate) enum Dialect {
     V1,
     V2,
+    /// SMSCode at `/smscode/v1` (see [`super::smscode`]).
+    SmsCode,
 }
 
 impl Dialect {
@@ -75,6 +77,8 @@ impl Dialect {
             Some(Dialect::V2)
         } else if under("/api/v1") && !under("/api/v1/x402") {
             Some(Dialect::V1)
+        } else if under(super::smscode::PREFIX) {
+            Some(Dialect::SmsCode)
         } else {
             None
         }
@@ -84,6 +88,7 @@ impl Dialect {
         match self {
             Dialect::V1 => shared.options.serve_v1,
             Dialect::V2 => shared.options.serve_v2,
+            Dialect::SmsCode => true,
         }
     }
 
@@ -91,7 +96,7 @@ impl Dialect {
     fn key(self, headers: &HeaderMap) -> Option<String> {
         match self {
             Dialect::V1 => x_api_key(headers),
-            Dialect::V2 => bearer(headers),
+            Dialect::V2 | Dialect::SmsCode => bearer(headers),
         }
     }
 
@@ -99,6 +104,7 @@ impl Dialect {
         match self {
             Dialect::V1 => v1::render_problem(problem),
             Dialect::V2 => problem.render(path),
+            Dialect::SmsCode => super::smscode::render_problem(problem),
         }
     }
 
@@ -106,6 +112,7 @@ impl Dialect {
         match self {
             Dialect::V1 => v1::finalize(resp).await,
             Dialect::V2 => finalize(resp, path).await,
+            Dialect::SmsCode => super::smscode::finalize(resp).await,
         }
     }
 }
@@ -113,7 +120,7 @@ impl Dialect {
 /// The fallback for unknown routes: a `not-found` problem, rendered in the path's dialect.
 pub(crate) async fn not_found(uri: Uri) -> Problem {
     let detail = match Dialect::of(uri.path()) {
-        Some(Dialect::V1) => "Not found",
+        Some(Dialect::V1 | Dialect::SmsCode) => "Not found",
         _ => "No such endpoint; the API lives under /api/v2 (see the API reference)",
     };
     Problem::new(StatusCode::NOT_FOUND, "not-found", detail)
@@ -313,7 +320,7 @@ fn fault_response(fault: &Fault, path: &str, dialect: Dialect) -> Response {
                     "Injected fault (sandbox): no-stock: No numbers available (out of stock)"
                         .to_string()
                 }
-                Dialect::V1 => format!("Injected fault (sandbox): {slug}"),
+                Dialect::V1 | Dialect::SmsCode => format!("Injected fault (sandbox): {slug}"),
                 Dialect::V2 => "Injected fault (sandbox)".to_string(),
             };
             let mut problem = Problem::new(status_of(*status), slug, detail);
@@ -449,6 +456,8 @@ mod tests {
             ("/api/v1/x402", None),
             ("/api/v1/x402/topup", None),
             ("/api/v1/x402x", Some(Dialect::V1)),
+            ("/smscode/v1/orders", Some(Dialect::SmsCode)),
+            ("/smscode/v10", None),
             ("/api/v10/orders", None),
             ("/api/v2x", None),
             ("/admin/stats", None),

@@ -1,10 +1,12 @@
 //! End-to-end tests of the fake: a real server on 127.0.0.1:0 driven with reqwest.
 //! `orders`: the REST v2 behaviour; `transport`: rate limits, faults, dropped connections, admin;
 //! `v1`: the REST v1 catalog, account and activation orders with their quirks; `v1_rentals`: v1
-//! rentals; `dialects`: v1 and v2 over one state (balance, rate limiter, faults, switches).
+//! rentals; `dialects`: v1 and v2 over one state (balance, rate limiter, faults, switches);
+//! `smscode`: the SMSCode dialect (envelope, products, IDR, HTTP-200 errors, refunds).
 
 mod dialects;
 mod orders;
+mod smscode;
 mod transport;
 mod v1;
 mod v1_rentals;

@@ -13,8 +13,12 @@ use rmcp::service::{NotificationContext, RunningService};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::Value;
 use virtualsms_mcp::app::App;
-use virtualsms_mcp::config::{ApiKey, Config};
+use virtualsms_mcp::backends::smscode::SmsCode;
+use virtualsms_mcp::config::{ApiKey, Config, SmsCodeSettings};
+use virtualsms_mcp::sandbox::smscode::IDR_PER_USD;
 use virtualsms_mcp::sandbox::{FakeApi, FakeHandle, FakeOptions, RecordedRequest};
+use virtualsms_mcp::tools::VirtualSmsServer;
+use virtualsms_mcp::transport::KeySlot;
 
 /// The API key the tests configure; it must never appear in anything the server says.
 pub const KEY: &str = "sk_live_TESTKEY_9f8e7d6c5b4a";
@@ -40,6 +44,8 @@ impl ClientHandler for Recorder {
 pub enum Dialect {
     V1,
     V2,
+    /// SMSCode at the fake's `/smscode/v1`, its backend built directly (token [`KEY`]).
+    SmsCode,
 }
 
 pub struct Harness {
@@ -129,11 +135,15 @@ impl Harness {
         let base_url = match dialect {
             Dialect::V1 => fake_handle.v1_base_url(),
             Dialect::V2 => fake_handle.base_url(),
+            Dialect::SmsCode => fake_handle.smscode_base_url(),
         };
         let mut config = test_config(&base_url);
         edit(&mut config);
-        // The same path as the binary and the CLI.
-        let server = App::new(config).await.expect("server builds").server;
+        let server = match dialect {
+            Dialect::SmsCode => smscode_server(&base_url, config),
+            // The same path as the binary and the CLI.
+            _ => App::new(config).await.expect("server builds").server,
+        };
         let (server_io, client_io) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {
             if let Ok(running) = server.serve(server_io).await {
@@ -245,6 +255,19 @@ impl Harness {
     }
 }
 
+/// A server over the SMSCode backend alone (until the multi-provider App builds it).
+fn smscode_server(base_url: &str, mut config: Config) -> VirtualSmsServer {
+    config.smscode = Some(SmsCodeSettings {
+        token: Some(ApiKey::new(KEY)),
+        base_url: base_url.to_owned(),
+        idr_per_usd: Some(IDR_PER_USD as f64),
+        rate_limit_per_minute: 0,
+    });
+    let key = KeySlot::new(Some(ApiKey::new(KEY)));
+    let backend = SmsCode::new(base_url, key.clone(), &config).expect("SMSCode backend builds");
+    VirtualSmsServer::new(Arc::new(backend), key, config)
+}
+
 pub fn text_of(result: &CallToolResult) -> String {
     result
         .content
@@ -276,11 +299,19 @@ pub fn assert_valid(tool: &Tool, value: &Value) {
     );
 }
 
-/// Runs one test body against a server on each backend: `mod <name> { v1, v2 }`, so a failure
-/// names the test and the backend (ripgrep's `rgtest!` runs each test per regex engine).
+/// Runs one test body against a server on each backend: `mod <name> { v1, v2, smscode }`, so a
+/// failure names the test and the backend (ripgrep's `rgtest!` runs each test per regex engine).
+/// `#[skip(smscode)]` first leaves SMSCode out of a test of a tool it does not offer (say why in
+/// a comment above it).
 #[macro_export]
 macro_rules! per_backend {
+    (#[skip(smscode)] $(#[$meta:meta])* async fn $name:ident($h:ident: Harness) $body:block) => {
+        $crate::per_backend!(@cases [v1 V1, v2 V2] $(#[$meta])* async fn $name($h: Harness) $body);
+    };
     ($(#[$meta:meta])* async fn $name:ident($h:ident: Harness) $body:block) => {
+        $crate::per_backend!(@cases [v1 V1, v2 V2, smscode SmsCode] $(#[$meta])* async fn $name($h: Harness) $body);
+    };
+    (@cases [$($case:ident $dialect:ident),*] $(#[$meta:meta])* async fn $name:ident($h:ident: Harness) $body:block) => {
         $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
@@ -289,15 +320,12 @@ macro_rules! per_backend {
 
             async fn run($h: Harness) $body
 
-            #[tokio::test]
-            async fn v1() {
-                run(Harness::on(Dialect::V1).await).await
-            }
-
-            #[tokio::test]
-            async fn v2() {
-                run(Harness::on(Dialect::V2).await).await
-            }
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    run(Harness::on(Dialect::$dialect).await).await
+                }
+            )*
         }
     };
 }
