@@ -24,7 +24,6 @@ pub mod env {
     pub const API_VERSION: &str = "VIRTUALSMS_API_VERSION";
     pub const PROVIDERS: &str = "VIRTUALSMS_PROVIDERS";
     // The other providers' keys (issue 9): their presence adds the provider by default.
-    pub const SMSCODE_TOKEN: &str = "SMSCODE_TOKEN";
     pub const SMSVERIFICATIONSERVICE_API_KEY: &str = "SMSVERIFICATIONSERVICE_API_KEY";
     pub const POLL_INTERVAL_SECS: &str = "VIRTUALSMS_POLL_INTERVAL_SECS";
     pub const ENABLE_RELEASE: &str = "VIRTUALSMS_ENABLE_RELEASE";

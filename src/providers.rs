@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use crate::backends::{ApiError, Backend, ErrorKind};
-use crate::config::Config;
+use crate::config::{Config, SmsCodeSettings, SMSCODE_DEFAULT_BASE_URL, SMSCODE_RATE_LIMIT};
 use crate::transport::KeySlot;
 
 /// The provider whose order ids carry no prefix.
@@ -168,18 +168,34 @@ impl Providers {
 pub fn build(config: &Config, key: KeySlot) -> Result<Providers, ApiError> {
     let mut members = Vec::new();
     for name in &config.providers {
-        match name.as_str() {
-            DEFAULT_PROVIDER => {
-                members.push(Member::usd(crate::backends::build(config, key.clone())?))
-            }
+        members.push(match name.as_str() {
+            DEFAULT_PROVIDER => Member::usd(crate::backends::build(config, key.clone())?),
+            "smscode" => smscode(config)?,
             other => {
                 return Err(ApiError::Setup(format!(
                     "provider {other:?} is not built into this server yet"
                 )))
             }
-        }
+        });
     }
     Ok(Providers::new(members))
+}
+
+/// SMSCode: its own token and base URL; prices in IDR, converted with `SMSCODE_IDR_PER_USD`.
+fn smscode(config: &Config) -> Result<Member, ApiError> {
+    let settings = config.smscode.clone().unwrap_or_else(|| SmsCodeSettings {
+        token: None,
+        base_url: SMSCODE_DEFAULT_BASE_URL.to_owned(),
+        idr_per_usd: None,
+        rate_limit_per_minute: SMSCODE_RATE_LIMIT,
+    });
+    let token = KeySlot::new(settings.token.clone());
+    let backend = crate::backends::smscode::SmsCode::new(&settings.base_url, token, config)?;
+    Ok(Member {
+        backend: Arc::new(backend),
+        per_usd: settings.idr_per_usd,
+        rate_variable: Some(crate::config::env::SMSCODE_IDR_PER_USD),
+    })
 }
 
 #[cfg(test)]

@@ -170,6 +170,15 @@ impl RecordedRequest {
     }
 }
 
+/// An order id as the fake knows it: the MCP tools show other providers' ids as
+/// `<provider>:<id>` (and VirtualSMS v1 rentals as `rental:<id>`); the controls accept both.
+fn own_id(order_id: &str) -> &str {
+    ["smscode:", "smsverificationservice:", "rental:"]
+        .iter()
+        .find_map(|p| order_id.strip_prefix(p))
+        .unwrap_or(order_id)
+}
+
 /// Per-connection kill switch, put into each request's extensions by the accept loop. Notifying it
 /// makes the connection task drop the connection (and socket) without writing a response.
 #[derive(Clone, Debug)]
@@ -277,12 +286,12 @@ impl FakeApi {
     /// UUIDs (the order becomes v1 `completed`) and v1 `rnt_…` rentals (their `sms_received`
     /// count and `last_sms_at` move; v1 shows no rental SMS text).
     pub fn deliver_sms(&self, order_id: &str, text: Option<&str>) -> Result<(), String> {
-        self.shared.deliver_sms(order_id, text)
+        self.shared.deliver_sms(own_id(order_id), text)
     }
 
     /// The order (or v1 rental) expires now (unless already finished).
     pub fn expire_order(&self, order_id: &str) -> Result<(), String> {
-        self.shared.expire_order(order_id)
+        self.shared.expire_order(own_id(order_id))
     }
 
     /// Move the order's (or v1 rental's) clock back by `by`: as if it had been created `by`
@@ -291,7 +300,7 @@ impl FakeApi {
     /// window or the 2-hour release hold without sleeping. An order aged past its expiry expires
     /// on its next access, as it would have by waiting. `Err` names an unknown id.
     pub fn age_order(&self, order_id: &str, by: Duration) -> Result<(), String> {
-        self.shared.age_order(order_id, by)
+        self.shared.age_order(own_id(order_id), by)
     }
 
     /// Applies `fault` to the next `count` /api/v1 or /api/v2 requests (queued after faults

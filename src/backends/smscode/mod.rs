@@ -159,11 +159,14 @@ impl Backend for SmsCode {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            long_poll: false,
             // C4 is assumed; without it confirm_order says the provider finishes on its own.
             confirm: true,
-            deduplicated_purchases: false,
-            cancel_cooldown: None,
+            // No rentals, no swap, no ledger, no profile (../shared/api/smscode.md §6).
+            rentals: false,
+            swap: false,
+            ledger: false,
+            profile: false,
+            ..Capabilities::VIRTUALSMS
         }
     }
 

@@ -160,6 +160,7 @@ impl OrderRow {
         let messages = self.messages();
         let note = (!messages.is_empty()).then(|| CODE_ONLY.to_owned());
         Order {
+            provider: None,
             status: self.status().to_owned(),
             code: self.otp().map(str::to_owned),
             service,

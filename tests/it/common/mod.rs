@@ -13,7 +13,6 @@ use rmcp::service::{NotificationContext, RunningService};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::Value;
 use virtualsms_mcp::app::App;
-use virtualsms_mcp::backends::smscode::SmsCode;
 use virtualsms_mcp::config::{ApiKey, Config, SmsCodeSettings};
 use virtualsms_mcp::sandbox::smscode::IDR_PER_USD;
 use virtualsms_mcp::sandbox::{FakeApi, FakeHandle, FakeOptions, RecordedRequest};
@@ -263,9 +262,11 @@ fn smscode_server(base_url: &str, mut config: Config) -> VirtualSmsServer {
         idr_per_usd: Some(IDR_PER_USD as f64),
         rate_limit_per_minute: 0,
     });
+    config.providers = vec!["smscode".to_owned()];
     let key = KeySlot::new(Some(ApiKey::new(KEY)));
-    let backend = SmsCode::new(base_url, key.clone(), &config).expect("SMSCode backend builds");
-    VirtualSmsServer::new(Arc::new(backend), key, config)
+    let providers =
+        virtualsms_mcp::providers::build(&config, key.clone()).expect("providers build");
+    VirtualSmsServer::new(providers, key, config)
 }
 
 pub fn text_of(result: &CallToolResult) -> String {
