@@ -49,6 +49,9 @@ pub mod env {
     // Trust roots for HTTPS (see crate::tls); the names every TLS stack reads.
     pub const SSL_CERT_FILE: &str = crate::tls::CERT_FILE;
     pub const SSL_CERT_DIR: &str = crate::tls::CERT_DIR;
+    // smsVerificationService (see crate::backends::smsverificationservice).
+    pub const SMSVERIFICATIONSERVICE_API_KEY: &str = "SMSVERIFICATIONSERVICE_API_KEY";
+    pub const SMSVERIFICATIONSERVICE_BASE_URL: &str = "SMSVERIFICATIONSERVICE_BASE_URL";
 }
 
 /// One environment variable: what it does and its default, as `--help` and the README show it.
@@ -100,7 +103,29 @@ pub const VARS: &[EnvVar] = &[
     var(env::CREDENTIALS_FILE, "where a purchased API key is kept", Some("~/.config/virtualsms-mcp/credentials.json")),
     var(env::SSL_CERT_FILE, "trust only the CA certificates (PEM) in this file for HTTPS", Some("the system's store; without one, built-in Mozilla roots")),
     var(env::SSL_CERT_DIR, "trust only the CA certificates (PEM) in this directory for HTTPS", None),
+    var(env::SMSVERIFICATIONSERVICE_API_KEY, "your smsVerificationService API key (Dashboard → API)", None),
+    var(env::SMSVERIFICATIONSERVICE_BASE_URL, "the smsVerificationService API base URL", Some(SMSVERIFICATIONSERVICE_DEFAULT_BASE_URL)),
 ];
+
+/// smsVerificationService's API base (`../shared/api/smsverificationservice.md` §1).
+pub const SMSVERIFICATIONSERVICE_DEFAULT_BASE_URL: &str =
+    "https://smsverificationservice.com/api/v1";
+
+/// smsVerificationService: its key and base URL (`SMSVERIFICATIONSERVICE_*`), the provider's
+/// rate limit, and the one product-line choice the contract leaves open (§4.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmsVerificationServiceSettings {
+    /// `None`: the provider is not configured (every call needs the key).
+    pub api_key: Option<ApiKey>,
+    /// Without a trailing slash.
+    pub base_url: String,
+    /// The provider allows 60 requests per key per minute; the pacing used is the lower of this
+    /// and `VIRTUALSMS_RATE_LIMIT` (0 there: no pacing).
+    pub rate_limit_per_minute: u32,
+    /// US activations: try the curated best-temp line before the temporary one **(assumed
+    /// setting, default off; no variable yet)**.
+    pub prefer_best_temp: bool,
+}
 
 /// The `Environment:` section of `--help`, rendered from [`VARS`].
 pub fn env_help() -> String {
@@ -230,6 +255,8 @@ pub struct Config {
     pub confirm_above: Option<f64>,
     /// The tools this server offers (see [`crate::toolsets`]).
     pub tools: crate::toolsets::ToolSelection,
+    /// smsVerificationService (configured when its `api_key` is set).
+    pub smsverificationservice: SmsVerificationServiceSettings,
 }
 
 /// A variable that is set but cannot be used; the message names it.
@@ -319,8 +346,34 @@ impl Config {
             x402: crate::x402::X402Config::from_lookup(&get)?,
             confirm_above: parse_money(&get, env::CONFIRM_ABOVE)?,
             tools: parse_tools(&get)?,
+            smsverificationservice: SmsVerificationServiceSettings {
+                api_key: get(env::SMSVERIFICATIONSERVICE_API_KEY).map(ApiKey::new),
+                base_url: parse_base_url(
+                    &get,
+                    env::SMSVERIFICATIONSERVICE_BASE_URL,
+                    SMSVERIFICATIONSERVICE_DEFAULT_BASE_URL,
+                )?,
+                rate_limit_per_minute: 60,
+                prefer_best_temp: false,
+            },
         })
     }
+}
+
+/// An `http(s)://` URL without its trailing slash, or `default`.
+fn parse_base_url(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let url = get(name).unwrap_or_else(|| default.to_owned());
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError {
+            name,
+            problem: format!("must start with http:// or https:// (got {url:?})"),
+        });
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 fn parse_number<T: std::str::FromStr>(
@@ -472,6 +525,30 @@ mod tests {
         let err = config(&[(env::EXCLUDE_TOOLS, "walet")]).unwrap_err();
         assert_eq!(err.name, env::EXCLUDE_TOOLS);
         assert!(err.problem.contains("wallet"), "{}", err.problem);
+    }
+
+    #[test]
+    fn smsverificationservice_settings_are_read() {
+        let c = config(&[]).unwrap();
+        assert!(c.smsverificationservice.api_key.is_none());
+        assert_eq!(
+            c.smsverificationservice.base_url,
+            SMSVERIFICATIONSERVICE_DEFAULT_BASE_URL
+        );
+        let c = config(&[
+            (env::SMSVERIFICATIONSERVICE_API_KEY, "svs_SECRET"),
+            (
+                env::SMSVERIFICATIONSERVICE_BASE_URL,
+                "http://127.0.0.1:9/x/api/v1/",
+            ),
+        ])
+        .unwrap();
+        let s = &c.smsverificationservice;
+        assert_eq!(s.api_key.as_ref().unwrap().expose(), "svs_SECRET");
+        assert_eq!(s.base_url, "http://127.0.0.1:9/x/api/v1");
+        assert!(!format!("{c:?}").contains("svs_SECRET"));
+        let err = config(&[(env::SMSVERIFICATIONSERVICE_BASE_URL, "ftp://x")]).unwrap_err();
+        assert_eq!(err.name, env::SMSVERIFICATIONSERVICE_BASE_URL);
     }
 
     #[test]

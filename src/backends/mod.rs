@@ -15,6 +15,7 @@
 pub mod auto;
 pub mod cache;
 mod error;
+pub mod smsverificationservice;
 pub mod virtualsms_v1;
 pub mod virtualsms_v2;
 

@@ -38,6 +38,7 @@ mod orders;
 mod pipeline;
 mod problem;
 mod sms;
+mod smsverificationservice;
 pub mod solana;
 mod state;
 mod util;
@@ -318,6 +319,7 @@ fn router(shared: Arc<Shared>) -> axum::Router {
     axum::Router::new()
         .merge(v2::routes())
         .merge(v1::routes())
+        .merge(smsverificationservice::routes())
         // The x402 deposit flow: /api/v1/x402/topup and /api/v1/x402/info.
         .merge(x402::routes())
         .merge(admin::routes())
@@ -371,6 +373,11 @@ impl FakeHandle {
     /// `http://127.0.0.1:PORT/api/v1`: the REST v1 base URL (the same as [`Self::x402_base_url`]).
     pub fn v1_base_url(&self) -> String {
         format!("http://{}/api/v1", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/smsverificationservice/api/v1`: the smsVerificationService base URL.
+    pub fn smsverificationservice_base_url(&self) -> String {
+        format!("http://{}{}", self.addr, smsverificationservice::PREFIX)
     }
 
     /// `http://127.0.0.1:PORT`: the service origin, for version auto-detection.

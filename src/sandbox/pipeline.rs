@@ -62,6 +62,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Authed {
 pub(crate) enum Dialect {
     V1,
     V2,
+    /// smsVerificationService at `/smsverificationservice/api/v1` (Bearer keys).
+    Svs,
 }
 
 impl Dialect {
@@ -71,7 +73,9 @@ impl Dialect {
             path.strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         };
-        if under("/api/v2") {
+        if super::smsverificationservice::is_under(path) {
+            Some(Dialect::Svs)
+        } else if under("/api/v2") {
             Some(Dialect::V2)
         } else if under("/api/v1") && !under("/api/v1/x402") {
             Some(Dialect::V1)
@@ -84,6 +88,7 @@ impl Dialect {
         match self {
             Dialect::V1 => shared.options.serve_v1,
             Dialect::V2 => shared.options.serve_v2,
+            Dialect::Svs => true,
         }
     }
 
@@ -91,7 +96,7 @@ impl Dialect {
     fn key(self, headers: &HeaderMap) -> Option<String> {
         match self {
             Dialect::V1 => x_api_key(headers),
-            Dialect::V2 => bearer(headers),
+            Dialect::V2 | Dialect::Svs => bearer(headers),
         }
     }
 
@@ -99,6 +104,7 @@ impl Dialect {
         match self {
             Dialect::V1 => v1::render_problem(problem),
             Dialect::V2 => problem.render(path),
+            Dialect::Svs => super::smsverificationservice::render_problem(problem),
         }
     }
 
@@ -106,6 +112,7 @@ impl Dialect {
         match self {
             Dialect::V1 => v1::finalize(resp).await,
             Dialect::V2 => finalize(resp, path).await,
+            Dialect::Svs => super::smsverificationservice::finalize(resp).await,
         }
     }
 }
@@ -114,6 +121,7 @@ impl Dialect {
 pub(crate) async fn not_found(uri: Uri) -> Problem {
     let detail = match Dialect::of(uri.path()) {
         Some(Dialect::V1) => "Not found",
+        Some(Dialect::Svs) => super::smsverificationservice::not_found_detail(),
         _ => "No such endpoint; the API lives under /api/v2 (see the API reference)",
     };
     Problem::new(StatusCode::NOT_FOUND, "not-found", detail)
@@ -313,7 +321,7 @@ fn fault_response(fault: &Fault, path: &str, dialect: Dialect) -> Response {
                     "Injected fault (sandbox): no-stock: No numbers available (out of stock)"
                         .to_string()
                 }
-                Dialect::V1 => format!("Injected fault (sandbox): {slug}"),
+                Dialect::V1 | Dialect::Svs => format!("Injected fault (sandbox): {slug}"),
                 Dialect::V2 => "Injected fault (sandbox)".to_string(),
             };
             let mut problem = Problem::new(status_of(*status), slug, detail);

@@ -208,6 +208,8 @@ pub(crate) struct Shared {
     open_polls: AtomicUsize,
     /// The x402 deposit flow's nonces, issued keys and test switches.
     pub x402: super::x402::FakeX402,
+    /// The smsVerificationService dialect's own bookkeeping (product lines of its orders).
+    pub svs: super::smsverificationservice::SvsState,
 }
 
 impl Shared {
@@ -229,6 +231,7 @@ impl Shared {
             idem: Mutex::default(),
             open_polls: AtomicUsize::new(0),
             x402: Default::default(),
+            svs: Default::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod dialects;
 mod orders;
+mod smsverificationservice;
 mod transport;
 mod v1;
 mod v1_rentals;
