@@ -18,6 +18,7 @@ mod per_backend;
 mod prompts_resources;
 mod protocol_abuse;
 mod secrets;
+mod smsverificationservice;
 mod spending_guard;
 mod stdio;
 mod tls;

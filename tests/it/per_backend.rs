@@ -1,5 +1,7 @@
-//! Every tool, once per backend (REST v1 and v2), through a real MCP client: the same behaviour
-//! whichever API answers. Each test is a module with a `v1` and a `v2` case.
+//! Every tool, once per backend (REST v1 and v2, smsVerificationService), through a real MCP
+//! client: the same behaviour whichever API answers. Each test is a module with a `v1`, a `v2`
+//! and a `smsverificationservice` case; `#[skip(smsverificationservice)]` marks a test whose rule
+//! that provider cannot meet, with the reason above it.
 //!
 //! Rules pinned down here:
 //! - discovery: services are found by name; countries are lower-case ISO codes with stock flags;
@@ -47,6 +49,9 @@ per_backend! {
 }
 
 per_backend! {
+    // smsVerificationService lists only countries with stock now (C1), so a sold-out `jp` is
+    // not listed at all: tests/it/smsverificationservice.rs pins that instead.
+    #[skip(smsverificationservice)]
     async fn list_countries_gives_lower_case_codes_and_stock(h: Harness) {
         let list = h.ok("list_countries", json!({})).await;
         let countries = list["countries"].as_array().unwrap();
@@ -130,6 +135,9 @@ per_backend! {
 }
 
 per_backend! {
+    // smsVerificationService has no profile email and no ledger (not offered): its own
+    // module pins the substitutes (balance-only profile, stats from the order list).
+    #[skip(smsverificationservice)]
     async fn account_tools_reflect_a_purchase(h: Harness) {
         assert_eq!(cents(balance(&h).await), 10_000);
         let profile = h.ok("get_profile", json!({})).await;
@@ -198,6 +206,9 @@ per_backend! {
 }
 
 per_backend! {
+    // smsVerificationService refunds automatically but does not report the amount (`refunded`
+    // stays unset): its own module pins the balance coming back instead.
+    #[skip(smsverificationservice)]
     async fn cancel_refunds_in_full(h: Harness) {
         let order = h
             .ok("create_order", json!({"service": "telegram", "country": "us"}))
@@ -211,6 +222,8 @@ per_backend! {
 }
 
 per_backend! {
+    // smsVerificationService has no swap (not offered): its own module pins the refusal.
+    #[skip(smsverificationservice)]
     async fn swap_is_free_and_gives_a_new_number(h: Harness) {
         let order = h
             .ok("create_order", json!({"service": "telegram", "country": "us"}))
@@ -239,8 +252,8 @@ per_backend! {
         assert_eq!(cents(balance(&h).await), cents(before));
         match h.dialect {
             Dialect::V2 => assert_eq!(confirmed["status"], "confirmed"),
-            Dialect::V1 => {
-                // v1 has no confirm: the order as it stands, and why nothing happened.
+            Dialect::V1 | Dialect::Svs => {
+                // v1 (and smsVerificationService) has no confirm: the order as it stands, and why nothing happened.
                 assert_eq!(confirmed["status"], "received");
                 let next = confirmed["next_step"].as_str().unwrap();
                 assert!(next.contains("finalizes orders on its own"), "{next}");

@@ -332,7 +332,7 @@ impl SmsVerificationService {
     }
 
     /// "Not offered" for a service the catalogs do not know at all, else "no stock".
-    async fn not_offered(&self, service: &str, place: &str) -> ApiError {
+    pub(super) async fn not_offered(&self, service: &str, place: &str) -> ApiError {
         let known = self
             .services_list()
             .await
@@ -391,16 +391,16 @@ impl SmsVerificationService {
             };
         }
         let all = self.availability(service).await?;
-        all.into_iter()
-            .next()
-            .map(|c| Offer {
-                service: Some(service.to_owned()),
-                country: c.country,
-                price: c.price,
-                stock: c.stock,
-                stock_unknown: c.stock_unknown,
-            })
-            .ok_or(self.not_offered(service, "any country").await)
+        let Some(best) = all.into_iter().next() else {
+            return Err(self.not_offered(service, "any country").await);
+        };
+        Ok(Offer {
+            service: Some(service.to_owned()),
+            country: best.country,
+            price: best.price,
+            stock: best.stock,
+            stock_unknown: best.stock_unknown,
+        })
     }
 
     /// US (B1, B5) and every global country (C2, paced), cheapest first.

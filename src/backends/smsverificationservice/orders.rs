@@ -81,7 +81,7 @@ impl SmsVerificationService {
         let Some(hours) = order.rental_hours else {
             let Some((row, line)) = self.activation_offer(service, country).await? else {
                 let place = country.to_ascii_uppercase();
-                return Err(self.no_offer(service, &place).await);
+                return Err(self.not_offered(service, &place).await);
             };
             let price = row
                 .cost()
@@ -134,29 +134,6 @@ impl SmsVerificationService {
             price,
             hours: line.period_hours(),
         })
-    }
-
-    /// Nothing to buy: the service is unknown, or not offered there now.
-    async fn no_offer(&self, service: &str, place: &str) -> ApiError {
-        let known = self
-            .services_list()
-            .await
-            .map(|all| all.iter().any(|s| s.id == service))
-            .unwrap_or(true);
-        if known {
-            ApiError::rule(
-                ErrorKind::NoStock,
-                format!("{NAME} offers no {service} number in {place} right now"),
-            )
-        } else {
-            ApiError::rule(
-                ErrorKind::ServiceNotFound,
-                format!(
-                    "invalid argument `service`: {NAME} knows no service {service:?}; \
-                     list_services shows the names it knows"
-                ),
-            )
-        }
     }
 
     /// D1–D6: sent once; a lost answer is reconciled through E1, never repeated.
