@@ -5,6 +5,7 @@
 //! - catalogs have no stock counts: offers say `stock: 1` with `stock_unknown: true`, listings
 //!   say so in their note, and no number is invented; a sold-out country is not listed at all;
 //! - countries are ISO codes mapped from the provider's names; services are slugs of its names;
+//!   the provider's own integer ids pass through unmapped;
 //! - the US product-line rule: a service only on best-temp is bought there (and said so);
 //!   rental hours round up to a product (25 h → the 3-day line, 100 h → rent-30days, or the
 //!   30-day rental line for a service not on rent-30days) and the hours bought are reported;
@@ -88,6 +89,32 @@ async fn stock_is_unknown_never_invented() {
         "sold out: not listed by C1"
     );
     assert!(list.iter().all(|c| c["in_stock"] == true));
+}
+
+#[tokio::test]
+async fn the_providers_own_ids_pass_through() {
+    let h = svs().await;
+    let by_iso = h
+        .ok(
+            "find_cheapest",
+            json!({"service": "whatsapp", "country": "gb"}),
+        )
+        .await;
+    // The fake numbers global countries 10 + their place in its catalog: gb is 11.
+    let by_id = h
+        .ok(
+            "find_cheapest",
+            json!({"service": "whatsapp", "country": "11"}),
+        )
+        .await;
+    assert_eq!(by_id["price"], by_iso["price"], "{by_id}");
+    let text = h
+        .err(
+            "find_cheapest",
+            json!({"service": "whatsapp", "country": "zz"}),
+        )
+        .await;
+    assert!(text.contains("`country`"), "{text}");
 }
 
 #[tokio::test]

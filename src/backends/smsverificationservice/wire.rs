@@ -257,6 +257,8 @@ pub fn tool_status(raw: &str, has_sms: bool, released: bool) -> &'static str {
         "completed" => status::RECEIVED,
         "cancelled" | "canceled" if released => status::RELEASED,
         "cancelled" | "canceled" => status::CANCELLED,
+        // **(assumed)**: a status the doc does not show, but the obvious one.
+        "expired" => status::EXPIRED,
         other => {
             tracing::info!(
                 status = other,
