@@ -23,8 +23,6 @@ pub mod env {
     pub const BASE_URL: &str = "VIRTUALSMS_BASE_URL";
     pub const API_VERSION: &str = "VIRTUALSMS_API_VERSION";
     pub const PROVIDERS: &str = "VIRTUALSMS_PROVIDERS";
-    // The other providers' keys (issue 9): their presence adds the provider by default.
-    pub const SMSVERIFICATIONSERVICE_API_KEY: &str = "SMSVERIFICATIONSERVICE_API_KEY";
     pub const POLL_INTERVAL_SECS: &str = "VIRTUALSMS_POLL_INTERVAL_SECS";
     pub const ENABLE_RELEASE: &str = "VIRTUALSMS_ENABLE_RELEASE";
     pub const LOG: &str = "VIRTUALSMS_LOG";
@@ -60,6 +58,9 @@ pub mod env {
     pub const SMSCODE_TOKEN: &str = "SMSCODE_TOKEN";
     pub const SMSCODE_BASE_URL: &str = "SMSCODE_BASE_URL";
     pub const SMSCODE_IDR_PER_USD: &str = "SMSCODE_IDR_PER_USD";
+    // smsVerificationService (see crate::backends::smsverificationservice).
+    pub const SMSVERIFICATIONSERVICE_API_KEY: &str = "SMSVERIFICATIONSERVICE_API_KEY";
+    pub const SMSVERIFICATIONSERVICE_BASE_URL: &str = "SMSVERIFICATIONSERVICE_BASE_URL";
 }
 
 /// One environment variable: what it does and its default, as `--help` and the README show it.
@@ -115,7 +116,29 @@ pub const VARS: &[EnvVar] = &[
     var(env::SMSCODE_TOKEN, "your SMSCode API token (Account Settings), sent as a Bearer token", None),
     var(env::SMSCODE_BASE_URL, "the SMSCode API base URL", Some(SMSCODE_DEFAULT_BASE_URL)),
     var(env::SMSCODE_IDR_PER_USD, "rupiah per US dollar, to compare SMSCode's IDR prices in USD (e.g. 16000)", None),
+    var(env::SMSVERIFICATIONSERVICE_API_KEY, "your smsVerificationService API key (Dashboard → API)", None),
+    var(env::SMSVERIFICATIONSERVICE_BASE_URL, "the smsVerificationService API base URL", Some(SMSVERIFICATIONSERVICE_DEFAULT_BASE_URL)),
 ];
+
+/// smsVerificationService's API base (`../shared/api/smsverificationservice.md` §1).
+pub const SMSVERIFICATIONSERVICE_DEFAULT_BASE_URL: &str =
+    "https://smsverificationservice.com/api/v1";
+
+/// smsVerificationService: its key and base URL (`SMSVERIFICATIONSERVICE_*`), the provider's
+/// rate limit, and the one product-line choice the contract leaves open (§4.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmsVerificationServiceSettings {
+    /// `None`: the provider is not configured (every call needs the key).
+    pub api_key: Option<ApiKey>,
+    /// Without a trailing slash.
+    pub base_url: String,
+    /// The provider allows 60 requests per key per minute; the pacing used is the lower of this
+    /// and `VIRTUALSMS_RATE_LIMIT` (0 there: no pacing).
+    pub rate_limit_per_minute: u32,
+    /// US activations: try the curated best-temp line before the temporary one **(assumed
+    /// setting, default off; no variable yet)**.
+    pub prefer_best_temp: bool,
+}
 
 /// The `Environment:` section of `--help`, rendered from [`VARS`].
 pub fn env_help() -> String {
@@ -267,6 +290,8 @@ pub struct Config {
     pub tools: crate::toolsets::ToolSelection,
     /// SMSCode, when any `SMSCODE_*` variable is set.
     pub smscode: Option<SmsCodeSettings>,
+    /// smsVerificationService (configured when its `api_key` is set).
+    pub smsverificationservice: SmsVerificationServiceSettings,
 }
 
 /// The SMSCode provider's settings (`SMSCODE_*`): token, base URL, exchange rate, pacing.
@@ -417,6 +442,16 @@ impl Config {
             confirm_above: parse_money(&get, env::CONFIRM_ABOVE)?,
             tools: parse_tools(&get)?,
             smscode: SmsCodeSettings::from_lookup(&get, rate_limit)?,
+            smsverificationservice: SmsVerificationServiceSettings {
+                api_key: get(env::SMSVERIFICATIONSERVICE_API_KEY).map(ApiKey::new),
+                base_url: parse_base_url(
+                    &get,
+                    env::SMSVERIFICATIONSERVICE_BASE_URL,
+                    SMSVERIFICATIONSERVICE_DEFAULT_BASE_URL,
+                )?,
+                rate_limit_per_minute: 60,
+                prefer_best_temp: false,
+            },
         })
     }
 }
@@ -474,6 +509,22 @@ fn parse_providers(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>,
         names.insert(0, first);
     }
     Ok(names)
+}
+
+/// An `http(s)://` URL without its trailing slash, or `default`.
+fn parse_base_url(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let url = get(name).unwrap_or_else(|| default.to_owned());
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError {
+            name,
+            problem: format!("must start with http:// or https:// (got {url:?})"),
+        });
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 fn parse_number<T: std::str::FromStr>(
@@ -674,6 +725,30 @@ mod tests {
         ] {
             assert_eq!(config(&[(name, value)]).unwrap_err().name, name);
         }
+    }
+
+    #[test]
+    fn smsverificationservice_settings_are_read() {
+        let c = config(&[]).unwrap();
+        assert!(c.smsverificationservice.api_key.is_none());
+        assert_eq!(
+            c.smsverificationservice.base_url,
+            SMSVERIFICATIONSERVICE_DEFAULT_BASE_URL
+        );
+        let c = config(&[
+            (env::SMSVERIFICATIONSERVICE_API_KEY, "svs_SECRET"),
+            (
+                env::SMSVERIFICATIONSERVICE_BASE_URL,
+                "http://127.0.0.1:9/x/api/v1/",
+            ),
+        ])
+        .unwrap();
+        let s = &c.smsverificationservice;
+        assert_eq!(s.api_key.as_ref().unwrap().expose(), "svs_SECRET");
+        assert_eq!(s.base_url, "http://127.0.0.1:9/x/api/v1");
+        assert!(!format!("{c:?}").contains("svs_SECRET"));
+        let err = config(&[(env::SMSVERIFICATIONSERVICE_BASE_URL, "ftp://x")]).unwrap_err();
+        assert_eq!(err.name, env::SMSVERIFICATIONSERVICE_BASE_URL);
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub struct Offer {
     /// Numbers available now.
     #[serde(default)]
     pub stock: u64,
+    /// True when the provider reports no stock counts: `stock` is then 1, meaning "offered
+    /// now, how many unknown" (smsVerificationService), never a real count.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stock_unknown: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -110,6 +114,10 @@ pub struct ServicePrice {
     pub price: f64,
     #[serde(default)]
     pub stock: u64,
+    /// True when the provider reports no stock counts: `stock` is then 1, meaning "offered
+    /// now, how many unknown" (smsVerificationService), never a real count.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stock_unknown: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rental_options: Option<Vec<RentalOption>>,
 }
@@ -122,6 +130,10 @@ pub struct CountryPrice {
     pub price: f64,
     #[serde(default)]
     pub stock: u64,
+    /// True when the provider reports no stock counts: `stock` is then 1, meaning "offered
+    /// now, how many unknown" (smsVerificationService), never a real count.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stock_unknown: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -171,6 +171,7 @@ pub fn build(config: &Config, key: KeySlot) -> Result<Providers, ApiError> {
         members.push(match name.as_str() {
             DEFAULT_PROVIDER => Member::usd(crate::backends::build(config, key.clone())?),
             "smscode" => smscode(config)?,
+            "smsverificationservice" => smsverificationservice(config)?,
             other => {
                 return Err(ApiError::Setup(format!(
                     "provider {other:?} is not built into this server yet"
@@ -179,6 +180,18 @@ pub fn build(config: &Config, key: KeySlot) -> Result<Providers, ApiError> {
         });
     }
     Ok(Providers::new(members))
+}
+
+/// smsVerificationService: its own key and base URL; prices in USD.
+fn smsverificationservice(config: &Config) -> Result<Member, ApiError> {
+    let settings = &config.smsverificationservice;
+    let key = KeySlot::new(settings.api_key.clone());
+    let backend = crate::backends::smsverificationservice::SmsVerificationService::new(
+        &settings.base_url,
+        key,
+        config,
+    )?;
+    Ok(Member::usd(Arc::new(backend)))
 }
 
 /// SMSCode: its own token and base URL; prices in IDR, converted with `SMSCODE_IDR_PER_USD`.

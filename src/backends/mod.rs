@@ -16,6 +16,7 @@ pub mod auto;
 pub mod cache;
 mod error;
 pub mod smscode;
+pub mod smsverificationservice;
 pub mod virtualsms_v1;
 pub mod virtualsms_v2;
 

@@ -41,6 +41,7 @@ mod pipeline;
 mod problem;
 mod sms;
 pub mod smscode;
+mod smsverificationservice;
 pub mod solana;
 mod state;
 mod util;
@@ -331,6 +332,7 @@ fn router(shared: Arc<Shared>) -> axum::Router {
         .merge(v2::routes())
         .merge(v1::routes())
         .merge(smscode::routes())
+        .merge(smsverificationservice::routes())
         // The x402 deposit flow: /api/v1/x402/topup and /api/v1/x402/info.
         .merge(x402::routes())
         .merge(admin::routes())
@@ -389,6 +391,11 @@ impl FakeHandle {
     /// `http://127.0.0.1:PORT/smscode/v1`: the SMSCode base URL (see [`smscode`]).
     pub fn smscode_base_url(&self) -> String {
         format!("http://{}{}", self.addr, smscode::PREFIX)
+    }
+
+    /// `http://127.0.0.1:PORT/smsverificationservice/api/v1`: the smsVerificationService base URL.
+    pub fn smsverificationservice_base_url(&self) -> String {
+        format!("http://{}{}", self.addr, smsverificationservice::PREFIX)
     }
 
     /// `http://127.0.0.1:PORT`: the service origin, for version auto-detection.

@@ -71,7 +71,7 @@ pub(crate) struct Sms {
     id: String,
     pub(super) sender: String,
     pub(super) text: String,
-    code: Option<String>,
+    pub(super) code: Option<String>,
     pub(super) received_at: SystemTime,
 }
 
@@ -131,6 +131,8 @@ pub(crate) enum IdStyle {
     V1Order,
     /// `rnt_<16 hex>` (v1 rental).
     V1Rental,
+    /// A 6-digit integer (smsVerificationService).
+    Svs,
 }
 
 impl IdStyle {
@@ -139,6 +141,7 @@ impl IdStyle {
             IdStyle::V2 => format!("ord_{}", random_hex(8)),
             IdStyle::V1Order => uuid::Uuid::new_v4().to_string(),
             IdStyle::V1Rental => format!("rnt_{}", random_hex(16)),
+            IdStyle::Svs => (100_000 + super::util::random_u64() % 900_000).to_string(),
         }
     }
 }

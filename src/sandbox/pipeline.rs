@@ -64,6 +64,8 @@ pub(crate) enum Dialect {
     V2,
     /// SMSCode at `/smscode/v1` (see [`super::smscode`]).
     SmsCode,
+    /// smsVerificationService at `/smsverificationservice/api/v1` (Bearer keys).
+    Svs,
 }
 
 impl Dialect {
@@ -73,7 +75,9 @@ impl Dialect {
             path.strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         };
-        if under("/api/v2") {
+        if super::smsverificationservice::is_under(path) {
+            Some(Dialect::Svs)
+        } else if under("/api/v2") {
             Some(Dialect::V2)
         } else if under("/api/v1") && !under("/api/v1/x402") {
             Some(Dialect::V1)
@@ -89,6 +93,7 @@ impl Dialect {
             Dialect::V1 => shared.options.serve_v1,
             Dialect::V2 => shared.options.serve_v2,
             Dialect::SmsCode => true,
+            Dialect::Svs => true,
         }
     }
 
@@ -96,7 +101,7 @@ impl Dialect {
     fn key(self, headers: &HeaderMap) -> Option<String> {
         match self {
             Dialect::V1 => x_api_key(headers),
-            Dialect::V2 | Dialect::SmsCode => bearer(headers),
+            Dialect::V2 | Dialect::SmsCode | Dialect::Svs => bearer(headers),
         }
     }
 
@@ -105,6 +110,7 @@ impl Dialect {
             Dialect::V1 => v1::render_problem(problem),
             Dialect::V2 => problem.render(path),
             Dialect::SmsCode => super::smscode::render_problem(problem),
+            Dialect::Svs => super::smsverificationservice::render_problem(problem),
         }
     }
 
@@ -113,6 +119,7 @@ impl Dialect {
             Dialect::V1 => v1::finalize(resp).await,
             Dialect::V2 => finalize(resp, path).await,
             Dialect::SmsCode => super::smscode::finalize(resp).await,
+            Dialect::Svs => super::smsverificationservice::finalize(resp).await,
         }
     }
 }
@@ -121,6 +128,7 @@ impl Dialect {
 pub(crate) async fn not_found(uri: Uri) -> Problem {
     let detail = match Dialect::of(uri.path()) {
         Some(Dialect::V1 | Dialect::SmsCode) => "Not found",
+        Some(Dialect::Svs) => super::smsverificationservice::not_found_detail(),
         _ => "No such endpoint; the API lives under /api/v2 (see the API reference)",
     };
     Problem::new(StatusCode::NOT_FOUND, "not-found", detail)
@@ -320,7 +328,9 @@ fn fault_response(fault: &Fault, path: &str, dialect: Dialect) -> Response {
                     "Injected fault (sandbox): no-stock: No numbers available (out of stock)"
                         .to_string()
                 }
-                Dialect::V1 | Dialect::SmsCode => format!("Injected fault (sandbox): {slug}"),
+                Dialect::V1 | Dialect::SmsCode | Dialect::Svs => {
+                    format!("Injected fault (sandbox): {slug}")
+                }
                 Dialect::V2 => "Injected fault (sandbox)".to_string(),
             };
             let mut problem = Problem::new(status_of(*status), slug, detail);

@@ -210,6 +210,8 @@ pub(crate) struct Shared {
     pub x402: super::x402::FakeX402,
     /// The SMSCode dialect's books (its orders' products, expiry refunds).
     pub(crate) smscode: super::smscode::Books,
+    /// The smsVerificationService dialect's own bookkeeping (product lines of its orders).
+    pub svs: super::smsverificationservice::SvsState,
 }
 
 impl Shared {
@@ -232,6 +234,7 @@ impl Shared {
             open_polls: AtomicUsize::new(0),
             x402: Default::default(),
             smscode: Default::default(),
+            svs: Default::default(),
         }
     }
 

@@ -19,6 +19,7 @@ mod prompts_resources;
 mod protocol_abuse;
 mod secrets;
 mod smscode;
+mod smsverificationservice;
 mod spending_guard;
 mod stdio;
 mod tls;

@@ -145,6 +145,7 @@ impl SmsCode {
             )
         })?;
         Ok(Offer {
+            stock_unknown: false,
             service: Some(product.platform.clone()),
             country: place.map_or_else(|| Self::shown(&product.country), |p| p.shown),
             price,
@@ -185,6 +186,7 @@ impl SmsCode {
         let items = summarise(products, |p| p.platform.clone())
             .into_iter()
             .map(|(service, price, stock)| ServicePrice {
+                stock_unknown: false,
                 service,
                 price,
                 stock,
@@ -205,6 +207,7 @@ impl SmsCode {
         let mut rows: Vec<CountryPrice> = summarise(products, |p| Self::shown(&p.country))
             .into_iter()
             .map(|(country, price, stock)| CountryPrice {
+                stock_unknown: false,
                 country,
                 price,
                 stock,

@@ -111,6 +111,7 @@ impl V1 {
                     country: r.id.to_ascii_lowercase(),
                     price: r.price?,
                     stock: r.count,
+                    stock_unknown: false,
                 })
             })
             .collect())
@@ -157,6 +158,7 @@ impl V1 {
                 country: o.country,
                 price: o.price,
                 stock: o.stock,
+                stock_unknown: false,
             })
             .collect();
         rows.sort_by(|a, b| a.price.total_cmp(&b.price));
@@ -179,6 +181,7 @@ impl V1 {
                         service: code.clone(),
                         price: o.price,
                         stock: o.stock,
+                        stock_unknown: false,
                         rental_options: None,
                     })
                     .collect(),
@@ -201,6 +204,7 @@ impl V1 {
                     .and_then(|s| s.base_price)
                     .unwrap_or(0.0),
                 stock: 0,
+                stock_unknown: false,
                 rental_options: None,
             })
             .collect();
@@ -246,6 +250,7 @@ impl V1 {
                     service: service.clone(),
                     price: cheapest,
                     stock: 0,
+                    stock_unknown: false,
                     rental_options: Some(
                         options
                             .into_iter()

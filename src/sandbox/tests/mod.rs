@@ -7,6 +7,7 @@
 mod dialects;
 mod orders;
 mod smscode;
+mod smsverificationservice;
 mod transport;
 mod v1;
 mod v1_rentals;

@@ -45,6 +45,8 @@ pub enum Dialect {
     V2,
     /// SMSCode at the fake's `/smscode/v1`, its backend built directly (token [`KEY`]).
     SmsCode,
+    /// smsVerificationService, its backend built directly (not through `App`).
+    Svs,
 }
 
 pub struct Harness {
@@ -83,6 +85,17 @@ pub fn test_config(base_url: &str) -> Config {
     // Never pick up a key saved on this machine by a real top-up.
     config.x402.credentials_file = None;
     config
+}
+
+/// A server over smsVerificationService alone, through the provider registry.
+fn svs_server(mut config: Config) -> VirtualSmsServer {
+    config.smsverificationservice.base_url = config.base_url.clone();
+    config.smsverificationservice.api_key = config.api_key.clone();
+    config.providers = vec!["smsverificationservice".to_owned()];
+    let key = KeySlot::new(config.api_key.clone());
+    let providers =
+        virtualsms_mcp::providers::build(&config, key.clone()).expect("providers build");
+    VirtualSmsServer::new(providers, key, config)
 }
 
 impl Harness {
@@ -135,11 +148,13 @@ impl Harness {
             Dialect::V1 => fake_handle.v1_base_url(),
             Dialect::V2 => fake_handle.base_url(),
             Dialect::SmsCode => fake_handle.smscode_base_url(),
+            Dialect::Svs => fake_handle.smsverificationservice_base_url(),
         };
         let mut config = test_config(&base_url);
         edit(&mut config);
         let server = match dialect {
             Dialect::SmsCode => smscode_server(&base_url, config),
+            Dialect::Svs => svs_server(config),
             // The same path as the binary and the CLI.
             _ => App::new(config).await.expect("server builds").server,
         };
@@ -306,13 +321,15 @@ pub fn assert_valid(tool: &Tool, value: &Value) {
 /// a comment above it).
 #[macro_export]
 macro_rules! per_backend {
-    (#[skip(smscode)] $(#[$meta:meta])* async fn $name:ident($h:ident: Harness) $body:block) => {
-        $crate::per_backend!(@cases [v1 V1, v2 V2] $(#[$meta])* async fn $name($h: Harness) $body);
+    // `#[skip(smscode, smsverificationservice)]` first: a skipped provider's case reports the
+    // skip and passes (give the reason in a comment above it).
+    (#[skip($($skip:ident),+)] $(#[$meta:meta])* async fn $name:ident($h:ident: Harness) $body:block) => {
+        $crate::per_backend!(@cases [$($skip),+] $(#[$meta])* async fn $name($h: Harness) $body);
     };
     ($(#[$meta:meta])* async fn $name:ident($h:ident: Harness) $body:block) => {
-        $crate::per_backend!(@cases [v1 V1, v2 V2, smscode SmsCode] $(#[$meta])* async fn $name($h: Harness) $body);
+        $crate::per_backend!(@cases [] $(#[$meta])* async fn $name($h: Harness) $body);
     };
-    (@cases [$($case:ident $dialect:ident),*] $(#[$meta:meta])* async fn $name:ident($h:ident: Harness) $body:block) => {
+    (@cases [$($skip:ident),*] $(#[$meta:meta])* async fn $name:ident($h:ident: Harness) $body:block) => {
         $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
@@ -321,12 +338,21 @@ macro_rules! per_backend {
 
             async fn run($h: Harness) $body
 
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    run(Harness::on(Dialect::$dialect).await).await
-                }
-            )*
+            $crate::per_backend!(@case v1 V1 [$($skip),*]);
+            $crate::per_backend!(@case v2 V2 [$($skip),*]);
+            $crate::per_backend!(@case smscode SmsCode [$($skip),*]);
+            $crate::per_backend!(@case smsverificationservice Svs [$($skip),*]);
+        }
+    };
+    (@case $case:ident $dialect:ident [$($skip:ident),*]) => {
+        #[tokio::test]
+        async fn $case() {
+            let skipped: &[&str] = &[$(stringify!($skip)),*];
+            if skipped.contains(&stringify!($case)) {
+                eprintln!("skipped on {} (see the reason at the test)", stringify!($case));
+                return;
+            }
+            run(Harness::on(Dialect::$dialect).await).await
         }
     };
 }
