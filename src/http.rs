@@ -79,6 +79,15 @@ const SPENDING_TOOLS: &[&str] = &["create_order", "extend_rental", "topup_balanc
 /// What `wait_for_sms` answers when it was cut short by the client (src/tools/errors.rs).
 const CANCELLED_TEXT: &str = "Cancelled by the client.";
 
+/// How the tools' missing-key error starts (src/tools/errors.rs) …
+const MISSING_KEY_TEXT: &str = "No VirtualSMS API key is configured";
+/// … and what it says over HTTP instead.
+const NO_KEY_OVER_HTTP: &str = "This request carries no VirtualSMS API key, so this tool cannot \
+reach an account. Next step: send your key with every request, as `Authorization: Bearer <key>` \
+or `x-api-key: <key>` in the MCP client's HTTP headers (create a key at \
+https://virtualsms.io/dashboard, Developer → API keys). Without a key this server offers the \
+discovery tools only, and on REST v1 (the live API) even they need a key.";
+
 /// The longest key accepted from a header.
 const MAX_KEY_LEN: usize = 256;
 
@@ -821,14 +830,40 @@ impl Guarded {
     async fn guarded_call(
         &self,
         request: CallToolRequestParams,
-        mut context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         if SPENDING_TOOLS.contains(&request.name.as_ref()) {
             self.spent.store(true, Ordering::SeqCst);
         }
-        if request.name != "wait_for_sms" {
-            return self.inner.call_tool(request, context).await;
+        let response = if request.name == "wait_for_sms" {
+            self.stoppable_wait(request, context).await
+        } else {
+            self.inner.call_tool(request, context).await
+        };
+        // The tools' advice for a missing key is about the environment of a local server; here
+        // the key comes with each request.
+        match response {
+            Ok(CallToolResponse::Complete(mut result)) if result.is_error == Some(true) => {
+                for block in &mut result.content {
+                    if block
+                        .as_text()
+                        .is_some_and(|t| t.text.starts_with(MISSING_KEY_TEXT))
+                    {
+                        *block = ContentBlock::text(NO_KEY_OVER_HTTP);
+                    }
+                }
+                Ok(CallToolResponse::Complete(result))
+            }
+            other => other,
         }
+    }
+
+    /// wait_for_sms, told to return when the server shuts down (its result then says why).
+    async fn stoppable_wait(
+        &self,
+        request: CallToolRequestParams,
+        mut context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
         let order_id = request
             .arguments
             .as_ref()

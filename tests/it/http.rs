@@ -9,6 +9,8 @@
 //!   like `Authorization: Bearer`;
 //! - no key → only the discovery tools are listed, any other tool is unknown, and nothing is
 //!   sent upstream with a key — not even the process's own `VIRTUALSMS_API_KEY`;
+//! - a tool that needs a key, called without one, says to send the key with the request (not
+//!   to set an environment variable);
 //! - `--use-env-key`: a request without a key uses the process's key;
 //! - two keys share nothing: each has its own spending budget, its own orders, its own pacer;
 //!   a session opened with one key is not found under another;
@@ -304,6 +306,31 @@ async fn without_a_key_only_discovery_tools_and_never_the_process_key() {
     call(&client, "find_cheapest", json!({"service": "telegram"})).await;
     assert!(!s.fake.requests().is_empty(), "discovery reached the API");
     assert_eq!(s.upstream_with(KEY), 0, "the process key was used");
+    client.cancel().await.unwrap();
+    s.shut_down().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_key_the_advice_is_to_send_one_with_the_request() {
+    // On v1 (the live API) even the discovery tools need a key.
+    let s = Served::with(
+        fake_options(),
+        |c| c.base_url = c.base_url.replace("/api/v2", "/api/v1"),
+        |_| {},
+    )
+    .await;
+    let client = s.client(None).await;
+    let result = client
+        .call_tool(
+            CallToolRequestParams::new("find_cheapest")
+                .with_arguments(json!({"service": "telegram"}).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true), "{result:?}");
+    let text = format!("{:?}", result.content);
+    assert!(text.contains("Authorization: Bearer"), "{text}");
+    assert!(!text.contains("VIRTUALSMS_API_KEY"), "{text}");
     client.cancel().await.unwrap();
     s.shut_down().await.unwrap();
 }
