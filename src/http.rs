@@ -587,10 +587,29 @@ async fn mcp(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         body
     };
     let label = tenant.label.clone();
-    let response = tenant
+    let delete = parts.method == Method::DELETE;
+    if delete {
+        // rmcp answers a DELETE of a session it does not know like a success; say it is unknown
+        // under this key (it may live under another key, and stays alive there).
+        let id = parts
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok());
+        if let Some(id) = id {
+            if !tenant.sessions.sessions.read().await.contains_key(id) {
+                return plain(StatusCode::NOT_FOUND, "Session not found.");
+            }
+        }
+    }
+    let mut response = tenant
         .service
         .handle(Request::from_parts(parts, body))
         .await;
+    if delete && response.status() == StatusCode::ACCEPTED {
+        // rmcp answers a session's DELETE with 202; clients (the Python SDK among them) expect
+        // 200 or 204 for "terminated".
+        *response.status_mut() = StatusCode::OK;
+    }
     tracing::debug!(client = %label, status = %response.status(), "MCP request");
     // The tenant and the in-flight count live until the response body (an SSE stream for a
     // tool call) is sent in full.

@@ -13,7 +13,8 @@
 //!   to set an environment variable);
 //! - `--use-env-key`: a request without a key uses the process's key;
 //! - two keys share nothing: each has its own spending budget, its own orders, its own pacer;
-//!   a session opened with one key is not found under another;
+//!   a session opened with one key is not found (nor ended) under another; `DELETE` ends it
+//!   with 200;
 //! - key headers that are unclear (not Bearer, empty, two different keys) are a 400;
 //! - bodies over the cap are a 413; a `Host` that is not loopback is a 403 (DNS rebinding);
 //! - a connection that sends nothing is closed after the idle timeout, and one that sends half
@@ -430,6 +431,15 @@ async fn a_session_is_not_found_under_another_key() {
     };
     assert_eq!(list(KEY_B).await.unwrap().status(), 404);
     assert_eq!(list(KEY_A).await.unwrap().status(), 200);
+    let end = |key: &'static str| {
+        http.delete(s.url())
+            .bearer_auth(key)
+            .header("mcp-session-id", &session)
+            .send()
+    };
+    assert_eq!(end(KEY_B).await.unwrap().status(), 404);
+    assert_eq!(end(KEY_A).await.unwrap().status(), 200);
+    assert_eq!(list(KEY_A).await.unwrap().status(), 404);
     s.shut_down().await.unwrap();
 }
 
