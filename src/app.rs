@@ -40,9 +40,19 @@ pub struct App {
 }
 
 impl App {
-    pub async fn new(mut config: Config) -> Result<Self, StartError> {
+    pub async fn new(config: Config) -> Result<Self, StartError> {
+        Self::build(config, vec![SANDBOX_API_KEY.to_owned()]).await
+    }
+
+    /// [`App::new`] for a server many clients share (the HTTP mode, `crate::http`): the embedded
+    /// sandbox accepts any key, each one a simulated account of its own.
+    pub async fn new_shared(config: Config) -> Result<Self, StartError> {
+        Self::build(config, Vec::new()).await
+    }
+
+    async fn build(mut config: Config, sandbox_keys: Vec<String>) -> Result<Self, StartError> {
         let sandbox = if config.sandbox {
-            Some(start_sandbox(&mut config).await?)
+            Some(start_sandbox(&mut config, sandbox_keys).await?)
         } else {
             // No VIRTUALSMS_API_KEY: use the key an earlier x402 top-up saved, if any.
             crate::x402::credentials::adopt_saved_key(&mut config);
@@ -83,11 +93,14 @@ impl App {
 }
 
 /// `--sandbox`: the embedded fake on a free loopback port, speaking v1 (what is live) unless
-/// `VIRTUALSMS_API_VERSION=v2` asks for the v2 dialect.
-async fn start_sandbox(config: &mut Config) -> Result<FakeHandle, StartError> {
+/// `VIRTUALSMS_API_VERSION=v2` asks for the v2 dialect. It accepts `api_keys` (empty: any key).
+async fn start_sandbox(
+    config: &mut Config,
+    api_keys: Vec<String>,
+) -> Result<FakeHandle, StartError> {
     let fake = FakeApi::new(FakeOptions {
         sms_delay: Some(config.sandbox_sms_delay),
-        api_keys: vec![SANDBOX_API_KEY.to_owned()],
+        api_keys,
         ..FakeOptions::default()
     });
     let handle = fake

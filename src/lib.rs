@@ -13,6 +13,7 @@
 //! - [`app`]: builds the server from a configuration, for the binary, the CLI and the tests.
 //! - [`toolsets`]: which tools a server offers (`--tools`, `--exclude-tools`).
 //! - [`icon`]: the server's icon (serverInfo, MCPB bundle).
+//! - [`http`]: `virtualsms-mcp http`, MCP over Streamable HTTP for many clients, one server per key.
 //! - [`cli`]: `schema`, `tools` and `call` for humans, through an in-process MCP client.
 //! - [`tls`]: which certificates HTTPS trusts (`SSL_CERT_FILE`, the system, or built-in roots).
 //! - [`x402`]: self-funding — an x402 top-up paid in USDC from a configured wallet.
@@ -24,6 +25,7 @@ pub mod backends;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod http;
 pub mod icon;
 pub mod providers;
 pub mod sandbox;

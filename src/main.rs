@@ -56,6 +56,20 @@ enum Command {
     Schema,
     /// List the tools this configuration offers, one per line.
     Tools,
+    /// Serve MCP over Streamable HTTP at /mcp (and GET /health) for many clients: each request
+    /// sends its own VirtualSMS key (Authorization: Bearer <key>, or x-api-key); without one,
+    /// only the discovery tools are offered.
+    ///
+    /// Example: virtualsms-mcp --sandbox http --listen 127.0.0.1:8787
+    Http {
+        /// Address to listen on. Loopback by default; any other address is reachable by others
+        /// (put a TLS proxy in front).
+        #[arg(long, default_value = virtualsms_mcp::http::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// Requests without a key use VIRTUALSMS_API_KEY (a single-user server).
+        #[arg(long)]
+        use_env_key: bool,
+    },
     /// Call one tool and print its structured result as JSON; exits 1 on an error result.
     ///
     /// Example: virtualsms-mcp --sandbox call find_cheapest '{"service": "telegram"}'
@@ -153,6 +167,15 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
                 eprintln!("{}", virtualsms_mcp::tools::SANDBOX_NOTICE);
             }
             println!("{}", serde_json::to_string_pretty(&called.value)?);
+        }
+        Some(Command::Http {
+            listen,
+            use_env_key,
+        }) => {
+            let mut options = virtualsms_mcp::http::HttpOptions::new(listen);
+            options.use_env_key = use_env_key;
+            let server = virtualsms_mcp::http::HttpServer::bind(config, options).await?;
+            server.run(virtualsms_mcp::http::shutdown_signal()).await?;
         }
         Some(Command::SandboxApi { port, host }) => {
             let fake = FakeApi::new(FakeOptions {

@@ -12,6 +12,7 @@ mod concurrency;
 mod confirm_purchase;
 mod errors;
 mod faults;
+mod http;
 mod idempotency;
 mod missing_key;
 mod per_backend;
