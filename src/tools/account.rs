@@ -29,7 +29,7 @@ pub struct ListTransactionsArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct BalanceArgs {
-    /// Only this provider's balance; omit for every configured provider's.
+    /// Only this provider (e.g. `smscode`); default: all.
     pub provider: Option<String>,
 }
 

@@ -35,7 +35,7 @@ pub struct ListServicesArgs {
     /// How many matches to skip (for the next page).
     #[serde(default)]
     pub offset: u32,
-    /// Ask only this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit for the default one.
+    /// Only this provider (e.g. `smscode`); default: the first configured.
     pub provider: Option<String>,
 }
 
@@ -59,7 +59,7 @@ pub struct ListCountriesArgs {
     /// Only countries that have numbers in stock now.
     #[serde(default)]
     pub in_stock_only: bool,
-    /// Ask only this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit for the default one.
+    /// Only this provider (e.g. `smscode`); default: the first configured.
     pub provider: Option<String>,
 }
 
@@ -76,7 +76,7 @@ pub struct FindCheapestArgs {
     pub service: String,
     /// Limit the search to this country (ISO code, e.g. "us"); omit to search all countries.
     pub country: Option<String>,
-    /// Ask only this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit to ask every configured provider.
+    /// Only this provider (e.g. `smscode`); default: all, compared in USD.
     pub provider: Option<String>,
 }
 
@@ -126,7 +126,7 @@ pub struct CountryPricingArgs {
     /// Include rental options (numbers kept for hours or days) instead of one-time activations.
     #[serde(default)]
     pub rental: bool,
-    /// Ask only this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit for the default one.
+    /// Only this provider (e.g. `smscode`); default: the first configured.
     pub provider: Option<String>,
 }
 
@@ -155,7 +155,7 @@ pub struct ServiceAvailabilityArgs {
     /// At most this many countries, cheapest first (1–500).
     #[serde(default = "default_availability_limit")]
     pub limit: u32,
-    /// Ask only this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit to ask every configured provider.
+    /// Only this provider (e.g. `smscode`); default: all, compared in USD.
     pub provider: Option<String>,
 }
 

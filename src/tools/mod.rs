@@ -7,7 +7,7 @@
 //! configured), and returns the domain types as structured output, or a [`ToolError`] that
 //! [`errors`] turns into model-facing text. No tool knows a URL, a status code or a provider.
 //! Around them: [`confirm`] (a person confirms dearer purchases), [`prompts`], and
-//! [`resources`] (resources and argument completion).
+//! [`resources`] (resources and argument completion). [`lean`] trims the schemas `tools/list` sends.
 
 pub mod account;
 mod across;
@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod confirm;
 pub mod errors;
 pub mod guard;
+mod lean;
 pub mod orders;
 pub mod prompts;
 pub mod resources;
@@ -51,6 +52,7 @@ enter the returned phone_number on the target site â†’ wait_for_sms(order_id) â†
 - No SMS in time? swap_order gives a new number for free; cancel_order refunds in full before an SMS arrives.
 - Services by name or id (`telegram`, or the id list_services shows); countries by ISO code (`us`).
 - Rentals: create_order with rental_hours, then extend_rental / release_rental.
+- Amounts are USD unless a `currency` field says otherwise; times are RFC 3339; phone numbers E.164.
 - Errors are tool results that say what happened and the next step; read them.";
 
 const SANDBOX_INSTRUCTIONS: &str = "\n\nSANDBOX MODE: everything is simulated. Numbers cannot \
@@ -150,6 +152,11 @@ impl VirtualSmsServer {
         // The display name goes in the top-level `title` too (MCP 2025-06-18+ clients read that
         // first); older clients read `annotations.title`.
         for route in tool_router.map.values_mut() {
+            // A lean tools/list (lean.rs): every byte of it sits in the model's context.
+            route.attr.input_schema = Arc::new(lean::input(&route.attr.input_schema));
+            if let Some(output) = &route.attr.output_schema {
+                route.attr.output_schema = Some(Arc::new(lean::output(output)));
+            }
             if route.attr.title.is_none() {
                 route.attr.title = route
                     .attr

@@ -29,8 +29,7 @@ pub struct CreateOrderArgs {
     pub rental_hours: Option<u32>,
     /// Refuse (buy nothing) if the current price in USD is above this.
     pub max_price: Option<f64>,
-    /// Buy from this provider (`virtualsms`, `smscode`, `smsverificationservice`); omit to buy
-    /// where find_cheapest points.
+    /// Buy from this provider (e.g. `smscode`); default: where find_cheapest points.
     pub provider: Option<String>,
 }
 
@@ -52,7 +51,7 @@ pub struct ListOrdersArgs {
     /// How many orders to skip (newest first).
     #[serde(default)]
     pub offset: u32,
-    /// Only this provider's orders; omit for every configured provider's.
+    /// Only this provider (e.g. `smscode`); default: all.
     pub provider: Option<String>,
 }
 

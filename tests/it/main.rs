@@ -28,6 +28,7 @@ mod tool_definitions;
 mod tool_selection;
 mod tools_account;
 mod tools_catalog;
+mod tools_list_size;
 mod tools_orders;
 mod v1;
 mod wait_for_sms;
