@@ -92,6 +92,32 @@ impl App {
     }
 }
 
+/// The other providers the configuration names, pointed at the fake's dialects of them with
+/// the sandbox key (SMSCode with the fake's own IDR rate unless one is set), so
+/// `VIRTUALSMS_PROVIDERS=all --sandbox` shows a cross-provider find_cheapest without any key.
+fn sandbox_providers(config: &mut Config, handle: &FakeHandle) {
+    let key = || Some(ApiKey::new(SANDBOX_API_KEY));
+    for provider in config.providers.clone() {
+        match provider.as_str() {
+            "smscode" => {
+                let rate = config.smscode.as_ref().and_then(|s| s.idr_per_usd);
+                config.smscode = Some(crate::config::SmsCodeSettings {
+                    token: key(),
+                    base_url: handle.smscode_base_url(),
+                    idr_per_usd: rate.or(Some(crate::sandbox::smscode::IDR_PER_USD as f64)),
+                    rate_limit_per_minute: crate::config::SMSCODE_RATE_LIMIT,
+                });
+            }
+            "smsverificationservice" => {
+                let svs = &mut config.smsverificationservice;
+                svs.api_key = key();
+                svs.base_url = handle.smsverificationservice_base_url();
+            }
+            _ => {}
+        }
+    }
+}
+
 /// `--sandbox`: the embedded fake on a free loopback port, speaking v1 (what is live) unless
 /// `VIRTUALSMS_API_VERSION=v2` asks for the v2 dialect. It accepts `api_keys` (empty: any key).
 async fn start_sandbox(
@@ -114,6 +140,7 @@ async fn start_sandbox(
     // The fake is local: a simulated SMS should show up about when it is sent.
     config.poll_interval = config.poll_interval.min(SANDBOX_POLL_INTERVAL);
     tracing::info!(base_url = %config.base_url, "sandbox mode: simulated VirtualSMS, no real numbers or money");
+    sandbox_providers(config, &handle);
     config.x402.use_sandbox(&fake, &handle);
     if config.x402.has_wallet() {
         // With a wallet, the sandbox demonstrates self-funding: start without a key and let

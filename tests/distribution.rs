@@ -185,6 +185,30 @@ fn tools_prints_one_line_per_tool() {
 }
 
 #[test]
+fn the_sandbox_simulates_every_provider_when_asked() {
+    let out = run(binary(&[
+        "--sandbox",
+        "call",
+        "find_cheapest",
+        r#"{"service": "telegram", "country": "us"}"#,
+    ])
+    .env("VIRTUALSMS_PROVIDERS", "all"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    let providers: Vec<&str> = value["offers"]
+        .as_array()
+        .expect("offers from every provider")
+        .iter()
+        .map(|o| o["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        providers.len(),
+        3,
+        "virtualsms, smscode, smsverificationservice: {value}"
+    );
+}
+
+#[test]
 fn call_prints_the_structured_result_in_sandbox_mode() {
     let out = run(&mut binary(&[
         "--sandbox",

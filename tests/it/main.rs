@@ -18,6 +18,7 @@ mod missing_key;
 mod per_backend;
 mod prompts_resources;
 mod protocol_abuse;
+mod providers;
 mod secrets;
 mod smscode;
 mod smsverificationservice;

@@ -45,8 +45,10 @@ pub enum Dialect {
     V2,
     /// SMSCode at the fake's `/smscode/v1`, its backend built directly (token [`KEY`]).
     SmsCode,
-    /// smsVerificationService, its backend built directly (not through `App`).
+    /// smsVerificationService alone, through the provider registry.
     Svs,
+    /// All three providers on the one fake (VirtualSMS v1 the default), through `App`.
+    All,
 }
 
 pub struct Harness {
@@ -85,6 +87,22 @@ pub fn test_config(base_url: &str) -> Config {
     // Never pick up a key saved on this machine by a real top-up.
     config.x402.credentials_file = None;
     config
+}
+
+/// Every provider on the one fake: VirtualSMS v1 (default), SMSCode (with the fake's rate),
+/// smsVerificationService, all with the test key.
+fn all_providers(config: &mut Config, fake: &FakeHandle) {
+    config.providers = ["virtualsms", "smscode", "smsverificationservice"]
+        .map(str::to_owned)
+        .to_vec();
+    config.smscode = Some(SmsCodeSettings {
+        token: Some(ApiKey::new(KEY)),
+        base_url: fake.smscode_base_url(),
+        idr_per_usd: Some(IDR_PER_USD as f64),
+        rate_limit_per_minute: 0,
+    });
+    config.smsverificationservice.base_url = fake.smsverificationservice_base_url();
+    config.smsverificationservice.api_key = Some(ApiKey::new(KEY));
 }
 
 /// A server over smsVerificationService alone, through the provider registry.
@@ -149,8 +167,12 @@ impl Harness {
             Dialect::V2 => fake_handle.base_url(),
             Dialect::SmsCode => fake_handle.smscode_base_url(),
             Dialect::Svs => fake_handle.smsverificationservice_base_url(),
+            Dialect::All => fake_handle.v1_base_url(),
         };
         let mut config = test_config(&base_url);
+        if dialect == Dialect::All {
+            all_providers(&mut config, &fake_handle);
+        }
         edit(&mut config);
         let server = match dialect {
             Dialect::SmsCode => smscode_server(&base_url, config),
