@@ -285,3 +285,29 @@ async fn balances_and_orders_come_from_every_provider() {
         .iter()
         .all(|o| o["order_id"].as_str().unwrap().starts_with("smscode:")));
 }
+
+#[tokio::test]
+async fn one_spend_limit_holds_across_providers_in_usd() {
+    let h = Harness::speaking(Dialect::All, fake_options(), |c| {
+        c.guard.spend_limit = Some(4.0);
+    })
+    .await;
+    // Each telegram number in the US costs about $2.60 everywhere in the fake.
+    let first = h
+        .ok(
+            "create_order",
+            json!({"service": "telegram", "country": "us", "provider": "virtualsms"}),
+        )
+        .await;
+    let left = first["budget_left"].as_f64().unwrap();
+    assert!(left < 2.0, "{first}");
+    let charges = h.fake.charge_count();
+    let text = h
+        .err(
+            "create_order",
+            json!({"service": "telegram", "country": "us", "provider": "smscode"}),
+        )
+        .await;
+    assert!(text.contains("VIRTUALSMS_SPEND_LIMIT"), "{text}");
+    assert_eq!(h.fake.charge_count(), charges, "nothing more was charged");
+}
