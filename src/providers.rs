@@ -42,6 +42,15 @@ impl Member {
         self.backend.provider()
     }
 
+    /// The provider's name as people write it, for messages.
+    pub fn display(&self) -> &'static str {
+        match self.name() {
+            "smscode" => "SMSCode",
+            "smsverificationservice" => "smsVerificationService",
+            _ => "VirtualSMS",
+        }
+    }
+
     pub fn currency(&self) -> &'static str {
         self.backend.currency()
     }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use serde::Serialize;
 
-use super::{in_range, ToolError, VirtualSmsServer};
+use super::{in_range, At, ToolError, VirtualSmsServer};
 use crate::domain::{Balance, Page, Profile, Stats, Transaction};
 
 fn default_limit() -> u32 {
@@ -68,7 +68,7 @@ impl VirtualSmsServer {
         if args.provider.is_some() || !providers.is_multi() {
             let m = providers.pick(args.provider.as_deref())?;
             return Ok(Json(BalanceResult {
-                balance: m.backend.get_balance().await?,
+                balance: m.backend.get_balance().await.at(m)?,
                 provider: m.name().to_owned(),
                 by_provider: Vec::new(),
             }));

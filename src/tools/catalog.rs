@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::across::{by_usd, ProviderError};
-use super::{in_range, opt_slug, slug, ToolError, VirtualSmsServer};
+use super::{in_range, opt_slug, slug, At, ToolError, VirtualSmsServer};
 use crate::domain::{Country, CountryPrice, Offer, Service, ServicePrice};
 use crate::providers::Member;
 
@@ -307,11 +307,8 @@ impl VirtualSmsServer {
             .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty());
-        let all = self
-            .member(args.provider.as_deref())?
-            .backend
-            .list_services()
-            .await?;
+        let m = self.member(args.provider.as_deref())?;
+        let all = m.backend.list_services().await.at(m)?;
         let matching: Vec<&Service> = all
             .iter()
             .filter(|s| matches(s, query.as_deref(), category))
@@ -348,11 +345,8 @@ impl VirtualSmsServer {
         &self,
         Parameters(args): Parameters<ListCountriesArgs>,
     ) -> Result<Json<CountryList>, ToolError> {
-        let all = self
-            .member(args.provider.as_deref())?
-            .backend
-            .list_countries()
-            .await?;
+        let m = self.member(args.provider.as_deref())?;
+        let all = m.backend.list_countries().await.at(m)?;
         let countries: Vec<Country> = all
             .iter()
             .filter(|c| !args.in_stock_only || c.in_stock)
@@ -414,7 +408,8 @@ impl VirtualSmsServer {
         let listing = m
             .backend
             .country_pricing(&country, service.as_deref(), args.rental)
-            .await?;
+            .await
+            .at(m)?;
         Ok(Json(CountryPricing {
             provider: m.name().to_owned(),
             currency: m.currency().to_owned(),
@@ -461,7 +456,7 @@ impl VirtualSmsServer {
                     price,
                 })),
                 // With one provider, its error is the answer.
-                Err(e) if single => return Err(e.into()),
+                Err(e) if single => return Err(e).at(&m),
                 Err(e) => errors.push(ProviderError {
                     provider: m.name().to_owned(),
                     error: e.to_string(),

@@ -17,6 +17,12 @@ use crate::config::env;
 pub enum ToolError {
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// A provider's failure, named (several providers may be configured).
+    #[error("{provider}: {error}")]
+    At {
+        provider: &'static str,
+        error: ApiError,
+    },
     /// An argument is unusable; `field` names it.
     #[error("invalid argument `{field}`: {message}")]
     InvalidInput {
@@ -43,10 +49,19 @@ impl ToolError {
         }
     }
 
+    /// The API failure behind this error, if it is one.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Self::Api(error) | Self::At { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
     /// The full text a model sees.
     pub fn for_model(&self) -> String {
         match self {
-            Self::Api(e) => api_error_text(e),
+            Self::Api(e) => api_error_text(e, "VirtualSMS"),
+            Self::At { provider, error } => api_error_text(error, provider),
             Self::InvalidInput { .. } => format!("{self}. Fix that argument and call again."),
             Self::Refused(reason) => format!("Refused, nothing was charged: {reason}"),
             Self::Payment(text) => text.clone(),
@@ -65,7 +80,18 @@ impl IntoCallToolResult for ToolError {
 const DISCOVERY_TOOLS: &str =
     "list_services, list_countries, find_cheapest, country_pricing and service_availability";
 
-fn api_error_text(e: &ApiError) -> String {
+/// The model-facing text of `e`, which `who` (a provider's display name) answered.
+fn api_error_text(e: &ApiError, who: &str) -> String {
+    // The transport's phrases name VirtualSMS; another provider's failure names that provider.
+    let text = api_error_text_of(e, who);
+    if who == "VirtualSMS" {
+        text
+    } else {
+        text.replace("the VirtualSMS API", &format!("the {who} API"))
+    }
+}
+
+fn api_error_text_of(e: &ApiError, who: &str) -> String {
     match e {
         ApiError::MissingApiKey => format!(
             "No VirtualSMS API key is configured, so this tool cannot reach your account. \
@@ -77,12 +103,12 @@ fn api_error_text(e: &ApiError) -> String {
             key = env::API_KEY
         ),
         ApiError::Rule { kind, .. } => {
-            format!("{e}.\nNext step: {}", next_step(*kind, None))
+            format!("{e}.\nNext step: {}", next_step(*kind, None, who))
         }
         ApiError::Status {
             problem, attempts, ..
         } => {
-            let mut text = format!("VirtualSMS API error: {e}");
+            let mut text = format!("{who} API error: {e}");
             if let Some(instance) = problem.as_ref().and_then(|p| p.instance.as_deref()) {
                 text.push_str(&format!(" (at {instance})"));
             }
@@ -90,7 +116,7 @@ fn api_error_text(e: &ApiError) -> String {
                 text.push_str(&format!(" — after {attempts} attempts"));
             }
             text.push_str(".\nNext step: ");
-            text.push_str(&next_step(e.kind(), e.retry_after()));
+            text.push_str(&next_step(e.kind(), e.retry_after(), who));
             text
         }
         ApiError::Transport { deduplicated, .. } => {
@@ -105,20 +131,20 @@ fn api_error_text(e: &ApiError) -> String {
                         "It was sent once and not repeated (this API does not deduplicate \
                          requests). "
                     });
-                    text.push_str(&next_step(ErrorKind::OutcomeUnknown, None));
+                    text.push_str(&next_step(ErrorKind::OutcomeUnknown, None, who));
                 }
-                kind => text.push_str(&format!("Next step: {}", next_step(kind, None))),
+                kind => text.push_str(&format!("Next step: {}", next_step(kind, None, who))),
             }
             text
         }
         ApiError::Decode { .. } => format!(
-            "VirtualSMS answered, but not with the JSON this tool expects: {e}. This is \
+            "{who} answered, but not with the JSON this tool expects: {e}. This is \
              usually a proxy error page or an API change. Next step: try again in a minute; if \
              it persists, check {} and https://status.virtualsms.io.",
             env::BASE_URL
         ),
         ApiError::BodyTooLarge { .. } => format!(
-            "VirtualSMS sent an answer too large to read: {e}. Next step: ask for less (a \
+            "{who} sent an answer too large to read: {e}. Next step: ask for less (a \
              smaller `limit`, or a filter) and try again."
         ),
         ApiError::Unsendable(_) => format!(
@@ -138,14 +164,27 @@ fn api_error_text(e: &ApiError) -> String {
 }
 
 /// The advice for each kind of failure, whatever the provider.
-fn next_step(kind: ErrorKind, retry_after: Option<Duration>) -> String {
+fn next_step(kind: ErrorKind, retry_after: Option<Duration>, who: &str) -> String {
+    let virtualsms = who == "VirtualSMS";
     let s = match kind {
         ErrorKind::Invalid => "fix the arguments the detail names and call again.",
+        ErrorKind::MissingKey | ErrorKind::Unauthorized if !virtualsms => {
+            return format!(
+                "the {who} key was missing or rejected. Check that provider's key variable \
+                 (see `virtualsms-mcp --help`) and restart the server."
+            )
+        }
         ErrorKind::MissingKey | ErrorKind::Unauthorized => {
             return format!(
                 "the API key was rejected. Check {} (create a fresh key at \
                  https://virtualsms.io/dashboard) and restart the server.",
                 env::API_KEY
+            )
+        }
+        ErrorKind::InsufficientBalance if !virtualsms => {
+            return format!(
+                "top up your {who} balance, or pick a cheaper country or provider \
+                 (find_cheapest compares them)."
             )
         }
         ErrorKind::InsufficientBalance => {
@@ -181,7 +220,8 @@ fn next_step(kind: ErrorKind, retry_after: Option<Duration>) -> String {
                 format!("{} s", d.as_secs().max(1))
             });
             return format!(
-                "VirtualSMS allows 60 requests per minute; wait {wait} before calling again."
+                "{who} limits how many requests a key may send per minute; wait {wait} before \
+                 calling again."
             );
         }
         ErrorKind::NoStock => {
@@ -194,8 +234,10 @@ fn next_step(kind: ErrorKind, retry_after: Option<Duration>) -> String {
              do not blindly repeat it."
         }
         ErrorKind::Transient => {
-            "VirtualSMS had a server-side or network problem. Try again in a minute; reads are \
-             safe to repeat."
+            return format!(
+                "{who} had a server-side or network problem. Try again in a minute; reads are \
+                 safe to repeat."
+            )
         }
         ErrorKind::Unreachable => {
             return format!(
@@ -268,5 +310,33 @@ mod tests {
             text.contains("UNKNOWN") && text.contains("list_orders"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn another_providers_failure_names_that_provider_not_virtualsms() {
+        let text = ToolError::At {
+            provider: "SMSCode",
+            error: status(402, "insufficient-balance"),
+        }
+        .for_model();
+        assert!(text.starts_with("SMSCode API error: HTTP 402"), "{text}");
+        assert!(text.contains("top up your SMSCode balance"), "{text}");
+        assert!(!text.contains("virtualsms.io"), "{text}");
+        let lost = ToolError::At {
+            provider: "smsVerificationService",
+            error: ApiError::Transport {
+                failure: TransportFailure::Timeout,
+                detail: "timed out".into(),
+                attempts: 1,
+                outcome_unknown: false,
+                deduplicated: false,
+            },
+        }
+        .for_model();
+        assert!(
+            lost.contains("the smsVerificationService API did not answer"),
+            "{lost}"
+        );
+        assert!(!lost.contains("VirtualSMS"), "{lost}");
     }
 }

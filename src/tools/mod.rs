@@ -336,6 +336,20 @@ impl ServerHandler for VirtualSmsServer {
     }
 }
 
+/// A provider's failure, named in what the model reads.
+pub(crate) trait At<T> {
+    fn at(self, member: &Member) -> Result<T, ToolError>;
+}
+
+impl<T> At<T> for Result<T, crate::backends::ApiError> {
+    fn at(self, member: &Member) -> Result<T, ToolError> {
+        self.map_err(|error| ToolError::At {
+            provider: member.display(),
+            error,
+        })
+    }
+}
+
 /// Removes every route whose tool matches `drop`.
 fn remove_where(
     router: &mut ToolRouter<VirtualSmsServer>,

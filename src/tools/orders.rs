@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::future::Future;
 
 use super::guard::Reservation;
-use super::{in_range, opt_slug, order_id, public_order, slug, ToolError, VirtualSmsServer};
+use super::{in_range, opt_slug, order_id, public_order, slug, At, ToolError, VirtualSmsServer};
 use crate::backends::{ApiError, ErrorKind};
 use crate::domain::{NewOrder, Order, Page};
 use crate::providers::Member;
@@ -158,7 +158,7 @@ impl VirtualSmsServer {
                         reservation.keep();
                     }
                 }
-                Err(e.into())
+                Err(e).at(member)
             }
         }
     }
@@ -381,7 +381,7 @@ impl VirtualSmsServer {
     ) -> Result<Json<Order>, ToolError> {
         let id = order_id(&args.order_id)?;
         let (m, raw) = self.route(&id);
-        Ok(Json(public_order(m, m.backend.get_order(raw).await?)))
+        Ok(Json(public_order(m, m.backend.get_order(raw).await.at(m)?)))
     }
 
     /// Your orders, newest first, optionally only those in one state.
@@ -421,7 +421,7 @@ impl VirtualSmsServer {
     ) -> Result<Json<OrderResult>, ToolError> {
         let id = order_id(&args.order_id)?;
         let (m, raw) = self.route(&id);
-        let order = public_order(m, m.backend.swap_order(raw).await?);
+        let order = public_order(m, m.backend.swap_order(raw).await.at(m)?);
         let mut next = format!(
             "Enter the new number {} on the site, then call wait_for_sms",
             order.phone_number.as_deref().unwrap_or("")
@@ -452,7 +452,7 @@ impl VirtualSmsServer {
     ) -> Result<Json<OrderResult>, ToolError> {
         let id = order_id(&args.order_id)?;
         let (m, raw) = self.route(&id);
-        let order = public_order(m, m.backend.cancel_order(raw).await?);
+        let order = public_order(m, m.backend.cancel_order(raw).await.at(m)?);
         let next = match order.refunded {
             Some(r) => format!("Cancelled; ${r:.2} went back to the balance."),
             None => "Cancelled; the price went back to the balance.".to_owned(),
@@ -474,7 +474,7 @@ impl VirtualSmsServer {
     ) -> Result<Json<OrderResult>, ToolError> {
         let id = order_id(&args.order_id)?;
         let (m, raw) = self.route(&id);
-        let order = public_order(m, m.backend.confirm_order(raw).await?);
+        let order = public_order(m, m.backend.confirm_order(raw).await.at(m)?);
         let next = if m.backend.capabilities().confirm {
             "Done: the order is confirmed and final.".to_owned()
         } else {
@@ -536,7 +536,7 @@ impl VirtualSmsServer {
     ) -> Result<Json<OrderResult>, ToolError> {
         let id = order_id(&args.order_id)?;
         let (m, raw) = self.route(&id);
-        let order = public_order(m, m.backend.release_rental(raw).await?);
+        let order = public_order(m, m.backend.release_rental(raw).await.at(m)?);
         let next = match order.refunded {
             Some(r) if r > 0.0 => format!("Released; ${r:.2} went back to the balance."),
             _ => "Released: the number is no longer yours.".to_owned(),

@@ -65,10 +65,11 @@ fn not_found(uri: &str) -> ErrorData {
 /// A tool failure as a resource read error: not found stays "not found", the rest keep the
 /// tool's explanation (what happened and what to do).
 fn read_error(uri: &str, e: ToolError) -> ErrorData {
+    let not_found = e
+        .api_error()
+        .is_some_and(|api| api.kind() == crate::backends::ErrorKind::OrderNotFound);
     match &e {
-        ToolError::Api(api) if api.status() == Some(404) => {
-            ErrorData::resource_not_found(format!("{uri}: {}", e.for_model()), None)
-        }
+        _ if not_found => ErrorData::resource_not_found(format!("{uri}: {}", e.for_model()), None),
         ToolError::InvalidInput { .. } => ErrorData::invalid_params(e.for_model(), None),
         _ => ErrorData::internal_error(format!("{uri}: {}", e.for_model()), None),
     }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{in_range, not_too_long, order_id, ToolError, VirtualSmsServer};
+use super::{in_range, not_too_long, order_id, At, ToolError, VirtualSmsServer};
 use crate::domain::{status, Sms};
 
 /// The longest one round of waiting is asked to last.
@@ -174,7 +174,7 @@ impl VirtualSmsServer {
                             tracing::info!(order_id = %id, "wait_for_sms cancelled by the client");
                             return Err(ToolError::Cancelled);
                         }
-                        answer = &mut poll => break answer?,
+                        answer = &mut poll => break answer.at(member)?,
                         _ = ticker.tick() => progress.report(started.elapsed(), &id).await,
                     }
                 }
