@@ -16,7 +16,8 @@
 //! - [`http`]: `virtualsms-mcp http`, MCP over Streamable HTTP for many clients, one server per key.
 //! - [`cli`]: `schema`, `tools` and `call` for humans, through an in-process MCP client.
 //! - [`tls`]: which certificates HTTPS trusts (`SSL_CERT_FILE`, the system, or built-in roots).
-//! - [`x402`]: self-funding — an x402 top-up paid in USDC from a configured wallet.
+//! - [`x402`]: self-funding — an x402 top-up paid in USDC (Base or Solana, x402 v1 or v2) from a
+//!   configured wallet.
 //! - [`sandbox`]: a stateful fake of the VirtualSMS API, used by tests, `--sandbox` and
 //!   `sandbox-api`.
 
