@@ -4,8 +4,7 @@
 //! [`output`] rewrites every tool's outputSchema; what it removes changes no document's
 //! validity except the `null`s no output ever carries:
 //! - `$schema`: MCP's default dialect is JSON Schema 2020-12 anyway;
-//! - `title`, `description`, `default`, `additionalProperties: true` (the default), and the
-//!   Rust-only numeric `format`s (`double`, `uint32`, ...) with their `minimum: 0`. Output
+//! - `title`, `description`, `default`, and the Rust-only numeric `format`s (`double`, `uint32`, ...) with their `minimum: 0`. Output
 //!   descriptions mostly repeated the field name; what they taught once per field (USD, E.164,
 //!   RFC 3339) the server instructions say once (see `INSTRUCTIONS` in `mod.rs`), and each
 //!   result's `next_step` says what to do next;
@@ -16,8 +15,16 @@
 //! - a `$defs` entry used once is written in place (no tool's output shares a shape within
 //!   itself; across tools nothing can be shared, as each outputSchema stands alone).
 //!
+//! `additionalProperties: true` stays (on get_profile and get_stats, which pass on fields the
+//! provider adds): everywhere else an outputSchema names every field a result carries, and the
+//! test harness checks that (`tests/it/common/mod.rs`, `assert_valid`).
+//!
 //! [`input`] only drops `$schema` and the numeric `format`s: input descriptions, defaults and
 //! bounds are what the model calls with, and stay.
+//!
+//! [`one_provider`] fits a tool to a server with one provider: the `provider` input has no
+//! choice to make, and the fields only several providers fill in are never sent (see
+//! [`SEVERAL_PROVIDERS_ONLY`]), so neither is listed.
 
 use rmcp::model::JsonObject;
 use serde_json::{Map, Value};
@@ -51,6 +58,34 @@ pub fn input(schema: &JsonObject) -> JsonObject {
     match value {
         Value::Object(map) => map,
         _ => unreachable!("an object stays an object"),
+    }
+}
+
+/// Result fields that only a server with several providers fills in (`src/tools/account.rs`,
+/// `src/tools/catalog.rs`: every one is skipped when empty, and empty with one provider).
+pub const SEVERAL_PROVIDERS_ONLY: [(&str, &str); 3] = [
+    ("get_balance", "by_provider"),
+    ("find_cheapest", "offers"),
+    ("service_availability", "errors"),
+];
+
+/// A tool's schemas on a server with one provider (see the module doc).
+pub fn one_provider(tool: &str, input: &mut JsonObject, output: Option<&mut JsonObject>) {
+    remove_property(input, "provider");
+    if let Some(output) = output {
+        for (_, field) in SEVERAL_PROVIDERS_ONLY.iter().filter(|(t, _)| *t == tool) {
+            remove_property(output, field);
+        }
+    }
+}
+
+/// Drops a top-level property (and its `required` entry) from an object schema.
+fn remove_property(schema: &mut JsonObject, name: &str) {
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        properties.remove(name);
+    }
+    if let Some(Value::Array(required)) = schema.get_mut("required") {
+        required.retain(|r| r != name);
     }
 }
 
@@ -103,9 +138,6 @@ fn trim_output(value: &mut Value) {
     let Value::Object(node) = value else { return };
     for key in ["title", "description", "default", "examples", "$comment"] {
         node.remove(key);
-    }
-    if node.get("additionalProperties") == Some(&Value::Bool(true)) {
-        node.remove("additionalProperties");
     }
     if node
         .get("format")
@@ -450,6 +482,38 @@ mod tests {
                     "since": {"type": "string", "format": "date-time"}
                 }
             })
+        );
+    }
+
+    #[test]
+    fn one_provider_drops_the_provider_input_and_the_fields_only_several_fill_in() {
+        let mut input = obj(json!({
+            "type": "object",
+            "properties": {"service": {"type": "string"}, "provider": {"type": "string"}},
+            "required": ["service"]
+        }));
+        let mut output = obj(json!({
+            "type": "object",
+            "properties": {"price": {"type": "number"}, "offers": {"type": "array"}},
+            "required": ["price", "offers"]
+        }));
+        one_provider("find_cheapest", &mut input, Some(&mut output));
+        assert_eq!(
+            Value::Object(input),
+            json!({"type": "object", "properties": {"service": {"type": "string"}},
+                   "required": ["service"]})
+        );
+        assert_eq!(
+            Value::Object(output),
+            json!({"type": "object", "properties": {"price": {"type": "number"}},
+                   "required": ["price"]})
+        );
+        let mut other = obj(json!({"type": "object", "properties": {"offers": {}}}));
+        one_provider("get_order", &mut obj(json!({})), Some(&mut other));
+        assert_eq!(
+            Value::Object(other),
+            json!({"type": "object", "properties": {"offers": {}}}),
+            "only the listed tool's field goes"
         );
     }
 }

@@ -16,7 +16,7 @@ pub mod catalog;
 pub mod confirm;
 pub mod errors;
 pub mod guard;
-mod lean;
+pub mod lean;
 pub mod orders;
 pub mod prompts;
 pub mod resources;
@@ -150,13 +150,17 @@ impl VirtualSmsServer {
             });
         }
         // The display name goes in the top-level `title` too (MCP 2025-06-18+ clients read that
-        // first); older clients read `annotations.title`.
+        // first); older clients, and Claude Code, read `annotations.title`.
+        let one_provider = !providers.is_multi();
         for route in tool_router.map.values_mut() {
             // A lean tools/list (lean.rs): every byte of it sits in the model's context.
-            route.attr.input_schema = Arc::new(lean::input(&route.attr.input_schema));
-            if let Some(output) = &route.attr.output_schema {
-                route.attr.output_schema = Some(Arc::new(lean::output(output)));
+            let mut input = lean::input(&route.attr.input_schema);
+            let mut output = route.attr.output_schema.as_deref().map(lean::output);
+            if one_provider {
+                lean::one_provider(&route.attr.name, &mut input, output.as_mut());
             }
+            route.attr.input_schema = Arc::new(input);
+            route.attr.output_schema = output.map(Arc::new);
             if route.attr.title.is_none() {
                 route.attr.title = route
                     .attr

@@ -36,7 +36,7 @@ pub struct CreateOrderArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct OrderIdArgs {
-    /// The order id from create_order or list_orders, e.g. "ord_a1b2c3d4".
+    /// The order_id from create_order or list_orders.
     pub order_id: String,
 }
 

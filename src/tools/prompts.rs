@@ -54,7 +54,7 @@ const PROMPTS: &[Spec] = &[
                       free, or cancel for a full refund.",
         arguments: &[(
             "order_id",
-            "The order that is waiting, e.g. ord_a1b2c3d4.",
+            "The order_id of the order that is waiting.",
             true,
         )],
         needs: &["get_order"],
