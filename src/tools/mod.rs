@@ -278,6 +278,18 @@ impl ServerHandler for VirtualSmsServer {
         ))
     }
 
+    /// The tools. No caching hints of its own: for a 2026-07-28 peer rmcp fills in `ttlMs: 0`
+    /// and `cacheScope: private`, which is right here, because what is listed depends on the
+    /// caller (over HTTP a request without a key sees only the discovery tools). The list
+    /// `#[tool_handler]` would write says `public`.
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, rmcp::ErrorData> {
+        Ok(rmcp::model::ListToolsResult::with_all_items(self.tools()))
+    }
+
     async fn list_prompts(
         &self,
         _request: Option<rmcp::model::PaginatedRequestParams>,

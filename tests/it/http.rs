@@ -12,6 +12,8 @@
 //! - a tool that needs a key, called without one, says to send the key with the request (not
 //!   to set an environment variable);
 //! - `--use-env-key`: a request without a key uses the process's key;
+//! - no 2026-07-28 list or resource read is marked `public` (what is listed depends on the
+//!   caller's key, the balance and orders are one account's): `private`, `ttlMs` 0;
 //! - two keys share nothing: each has its own spending budget, its own orders, its own pacer;
 //!   a session opened with one key is not found (nor ended) under another; `DELETE` ends it
 //!   with 200;
@@ -203,7 +205,8 @@ async fn rpc(
         .header("mcp-protocol-version", "2026-07-28")
         .header("mcp-method", method)
         .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
-    if let Some(name) = params.get("name").and_then(Value::as_str) {
+    let name = params.get("name").or_else(|| params.get("uri"));
+    if let Some(name) = name.and_then(Value::as_str) {
         request = request.header("mcp-name", name);
     }
     for (name, value) in headers {
@@ -286,6 +289,27 @@ async fn a_2026_request_is_stateless_and_x_api_key_works() {
     let answer = answer.unwrap();
     assert_eq!(answer["result"]["isError"], false, "{answer}");
     assert_eq!(s.upstream_with(KEY_B), 1);
+    s.shut_down().await.unwrap();
+}
+
+/// A keyless caller and a keyed one are listed different tools, and the balance and orders are
+/// one account's: no 2026-07-28 list or read may be marked for sharing between callers.
+#[tokio::test]
+async fn lists_and_reads_are_never_cacheable_across_callers() {
+    let s = Served::start().await;
+    for (method, params) in [
+        ("tools/list", json!({})),
+        ("prompts/list", json!({})),
+        ("resources/list", json!({})),
+        ("resources/templates/list", json!({})),
+        ("resources/read", json!({"uri": "virtualsms://balance"})),
+    ] {
+        let (status, _, answer) = rpc(&s.url(), &[("x-api-key", KEY_B)], method, params).await;
+        assert_eq!(status, 200, "{method}");
+        let result = &answer.expect(method)["result"];
+        assert_eq!(result["cacheScope"], "private", "{method}");
+        assert_eq!(result["ttlMs"], 0, "{method}");
+    }
     s.shut_down().await.unwrap();
 }
 
