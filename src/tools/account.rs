@@ -11,6 +11,9 @@ use serde::Serialize;
 use super::{in_range, At, ToolError, VirtualSmsServer};
 use crate::domain::{Balance, Page, Profile, Stats, Transaction};
 
+/// The largest `limit` of list_transactions.
+const TRANSACTIONS_PAGE_MAX: u32 = 100;
+
 fn default_limit() -> u32 {
     20
 }
@@ -18,8 +21,9 @@ fn default_limit() -> u32 {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(transform = crate::tools::arguments::omit_not_null)]
 pub struct ListTransactionsArgs {
-    /// Page size, 1–100.
+    /// Page size.
     #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = TRANSACTIONS_PAGE_MAX))]
     pub limit: u32,
     /// How many entries to skip (newest first).
     #[serde(default)]
@@ -124,7 +128,7 @@ impl VirtualSmsServer {
         &self,
         Parameters(args): Parameters<ListTransactionsArgs>,
     ) -> Result<Json<Page<Transaction>>, ToolError> {
-        let limit = in_range("limit", args.limit, 1, 100)?;
+        let limit = in_range("limit", args.limit, 1, TRANSACTIONS_PAGE_MAX)?;
         Ok(Json(
             self.state
                 .backend()

@@ -14,6 +14,11 @@ use super::{in_range, opt_slug, slug, At, ToolError, VirtualSmsServer};
 use crate::domain::{Country, CountryPrice, Offer, Service, ServicePrice};
 use crate::providers::Member;
 
+/// The largest `limit` of list_services.
+const SERVICES_PAGE_MAX: u32 = 500;
+/// The largest `limit` of service_availability.
+const COUNTRIES_MAX: u32 = 500;
+
 fn default_services_limit() -> u32 {
     50
 }
@@ -29,8 +34,9 @@ pub struct ListServicesArgs {
     pub query: Option<String>,
     /// Only services in this category, e.g. "messaging" or "social".
     pub category: Option<String>,
-    /// Page size, 1–500.
+    /// Page size.
     #[serde(default = "default_services_limit")]
+    #[schemars(range(min = 1, max = SERVICES_PAGE_MAX))]
     pub limit: u32,
     /// How many matches to skip (for the next page).
     #[serde(default)]
@@ -152,8 +158,9 @@ pub struct ServiceAvailabilityArgs {
     /// Only countries with numbers in stock now.
     #[serde(default)]
     pub in_stock_only: bool,
-    /// At most this many countries, cheapest first (1–500).
+    /// At most this many countries, cheapest first.
     #[serde(default = "default_availability_limit")]
+    #[schemars(range(min = 1, max = COUNTRIES_MAX))]
     pub limit: u32,
     /// Only this provider (e.g. `smscode`); default: all, compared in USD.
     pub provider: Option<String>,
@@ -296,7 +303,7 @@ impl VirtualSmsServer {
         &self,
         Parameters(args): Parameters<ListServicesArgs>,
     ) -> Result<Json<ServicesPage>, ToolError> {
-        let limit = in_range("limit", args.limit, 1, 500)?;
+        let limit = in_range("limit", args.limit, 1, SERVICES_PAGE_MAX)?;
         let query = args
             .query
             .as_deref()
@@ -432,7 +439,7 @@ impl VirtualSmsServer {
         Parameters(args): Parameters<ServiceAvailabilityArgs>,
     ) -> Result<Json<ServiceAvailability>, ToolError> {
         let service = slug("service", &args.service)?;
-        let limit = in_range("limit", args.limit, 1, 500)?;
+        let limit = in_range("limit", args.limit, 1, COUNTRIES_MAX)?;
         let members: Vec<Member> = match args.provider.as_deref() {
             Some(p) => vec![self.member(Some(p))?.clone()],
             None => self.state.providers.all().to_vec(),

@@ -17,6 +17,8 @@ use crate::providers::Member;
 
 /// The longest rental the tools accept, in hours (30 days).
 pub(crate) const MAX_RENTAL_HOURS: u32 = 720;
+/// The largest `limit` of list_orders.
+const ORDERS_PAGE_MAX: u32 = 100;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(transform = crate::tools::arguments::omit_not_null)]
@@ -25,7 +27,8 @@ pub struct CreateOrderArgs {
     pub service: String,
     /// Country ISO code, e.g. "us" (see find_cheapest or list_countries).
     pub country: String,
-    /// Rent the number for this many hours (1–720) instead of a one-time activation.
+    /// Rent the number for this many hours instead of a one-time activation.
+    #[schemars(range(min = 1, max = MAX_RENTAL_HOURS))]
     pub rental_hours: Option<u32>,
     /// Refuse (buy nothing) if the current price in USD is above this.
     pub max_price: Option<f64>,
@@ -45,8 +48,9 @@ pub struct OrderIdArgs {
 pub struct ListOrdersArgs {
     /// Only orders in this state: waiting, received, confirmed, cancelled, expired, released.
     pub status: Option<String>,
-    /// Page size, 1–100.
+    /// Page size.
     #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = ORDERS_PAGE_MAX))]
     pub limit: u32,
     /// How many orders to skip (newest first).
     #[serde(default)]
@@ -64,7 +68,8 @@ fn default_limit() -> u32 {
 pub struct ExtendRentalArgs {
     /// The rental's order id.
     pub order_id: String,
-    /// Hours to add (1–720).
+    /// Hours to add.
+    #[schemars(range(min = 1, max = MAX_RENTAL_HOURS))]
     pub hours: u32,
 }
 
@@ -390,7 +395,7 @@ impl VirtualSmsServer {
         &self,
         Parameters(args): Parameters<ListOrdersArgs>,
     ) -> Result<Json<Page<Order>>, ToolError> {
-        let limit = in_range("limit", args.limit, 1, 100)?;
+        let limit = in_range("limit", args.limit, 1, ORDERS_PAGE_MAX)?;
         let status = opt_slug("status", args.status.as_deref())?;
         let providers = &self.state.providers;
         if args.provider.is_some() || !providers.is_multi() {

@@ -26,6 +26,10 @@ const MAX_ROUND: Duration = Duration::from_secs(180);
 /// next one so a server that ignores `timeout` is not hammered.
 const MIN_ROUND: Duration = Duration::from_secs(1);
 
+/// The bounds of `timeout_seconds`.
+const MIN_TIMEOUT: u32 = 5;
+const MAX_TIMEOUT: u32 = 900;
+
 fn default_timeout() -> u32 {
     120
 }
@@ -35,8 +39,9 @@ fn default_timeout() -> u32 {
 pub struct WaitForSmsArgs {
     /// The order id from create_order.
     pub order_id: String,
-    /// How long to wait in seconds, 5–900.
+    /// How long to wait, in seconds.
     #[serde(default = "default_timeout", alias = "timeout")]
+    #[schemars(range(min = MIN_TIMEOUT, max = MAX_TIMEOUT))]
     pub timeout_seconds: u32,
     /// Only return messages newer than this SMS id (defaults to the last one this server
     /// returned for the order, so repeated calls do not return the same code twice).
@@ -134,8 +139,12 @@ impl VirtualSmsServer {
         cancel: CancellationToken,
     ) -> Result<Json<WaitResult>, ToolError> {
         let id = order_id(&args.order_id)?;
-        let timeout =
-            Duration::from_secs(in_range("timeout_seconds", args.timeout_seconds, 5, 900)? as u64);
+        let timeout = Duration::from_secs(in_range(
+            "timeout_seconds",
+            args.timeout_seconds,
+            MIN_TIMEOUT,
+            MAX_TIMEOUT,
+        )? as u64);
         let since = match args
             .since
             .map(|s| s.trim().to_owned())

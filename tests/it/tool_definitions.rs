@@ -1,9 +1,10 @@
 //! What a client sees before calling anything: the 18 tools named exactly as VirtualSMS names
 //! them, each with a title, a description, documented inputs, an object outputSchema and the
-//! right annotations; the server's name, version and instructions.
+//! right annotations; the server's name, version and instructions; the bounds an input schema
+//! states are the ones the server enforces, before any request upstream.
 
 use crate::common::Harness;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const TOOLS: [&str; 18] = [
     "list_services",
@@ -172,5 +173,57 @@ async fn server_info_names_itself_and_gives_the_flow() {
     assert!(
         !instructions.to_lowercase().contains("sandbox"),
         "not in sandbox mode"
+    );
+}
+
+/// Arguments that are valid but for the one field under test.
+fn base_arguments(tool: &str) -> Value {
+    match tool {
+        "create_order" => json!({"service": "telegram", "country": "us"}),
+        "service_availability" => json!({"service": "telegram"}),
+        "extend_rental" | "wait_for_sms" => json!({"order_id": "rental:1"}),
+        _ => json!({}),
+    }
+}
+
+#[tokio::test]
+async fn every_stated_bound_is_enforced_naming_the_field_before_any_request() {
+    let h = Harness::start().await;
+    let mut checked = Vec::new();
+    for tool in h.tools() {
+        let name = tool.name.as_ref();
+        let properties = tool.input_schema["properties"].as_object().unwrap().clone();
+        for (field, schema) in properties {
+            let (Some(min), Some(max)) = (schema["minimum"].as_u64(), schema["maximum"].as_u64())
+            else {
+                continue;
+            };
+            for outside in [min.checked_sub(1), Some(max + 1)].into_iter().flatten() {
+                let mut args = base_arguments(name);
+                args[&field] = json!(outside);
+                let before = h.fake.requests().len();
+                let text = h.err(name, args).await;
+                assert!(
+                    text.contains(&format!("`{field}`"))
+                        && text.contains(&format!("between {min} and {max}")),
+                    "{name}.{field} = {outside}: {text}"
+                );
+                assert_eq!(h.fake.requests().len(), before, "{name}: sent upstream");
+            }
+            checked.push(format!("{name}.{field}"));
+        }
+    }
+    checked.sort();
+    assert_eq!(
+        checked,
+        [
+            "create_order.rental_hours",
+            "extend_rental.hours",
+            "list_orders.limit",
+            "list_services.limit",
+            "list_transactions.limit",
+            "service_availability.limit",
+            "wait_for_sms.timeout_seconds",
+        ]
     );
 }
