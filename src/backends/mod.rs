@@ -15,6 +15,7 @@
 pub mod auto;
 pub mod cache;
 mod error;
+mod poller;
 pub mod smscode;
 pub mod smsverificationservice;
 pub mod virtualsms_v1;
