@@ -16,6 +16,7 @@ pub mod auto;
 pub mod cache;
 mod error;
 mod poller;
+mod refusal;
 pub mod smscode;
 pub mod smsverificationservice;
 pub mod virtualsms_v1;
