@@ -15,6 +15,8 @@
 pub mod auto;
 pub mod cache;
 mod error;
+mod poller;
+mod refusal;
 pub mod smscode;
 pub mod smsverificationservice;
 pub mod virtualsms_v1;

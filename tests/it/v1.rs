@@ -15,6 +15,7 @@
 //! - each row of the contract's error table (§5) becomes a next step;
 //! - the key never leaks, even when the API echoes the X-API-Key header back;
 //! - `auto` finds v1 or v2 at an origin with one probe on first use, none at start-up;
+//! - a further SMS on a received activation is found in its detail (the history cannot show it);
 //! - a hundred concurrent waits share one poller: the request rate stays within the budget.
 
 use std::time::Duration;
@@ -48,6 +49,15 @@ fn posts_to(h: &Harness, fragment: &str) -> usize {
         .iter()
         .filter(|r| r.method == "POST" && r.path.contains(fragment))
         .count()
+}
+
+/// How many of `requests` read the order history (C3) and an order's detail (C2).
+fn history_and_details(requests: &[RecordedRequest]) -> (usize, usize) {
+    let count = |wanted: fn(&str) -> bool| requests.iter().filter(|r| wanted(&r.path)).count();
+    (
+        count(|path| path == "/api/v1/customer/orders"),
+        count(|path| path.starts_with("/api/v1/customer/order/")),
+    )
 }
 
 /// Loads the service catalog, so the next request the server sends is the purchase itself.
@@ -313,6 +323,45 @@ async fn an_sms_on_a_rental_is_reported_without_a_text_it_cannot_have() {
     );
 }
 
+/// Once an activation has its code, v1's history shows `sms_received` whatever comes next: a
+/// further SMS shows only in the order's detail, which the poller reads for the next wait.
+#[tokio::test]
+async fn a_further_sms_on_a_received_activation_is_found_in_its_detail() {
+    let h = v1().await;
+    let id = h.order().await;
+    h.fake
+        .deliver_sms(&id, Some("Your code is 111111"))
+        .unwrap();
+    let first = h
+        .ok(
+            "wait_for_sms",
+            json!({"order_id": id, "timeout_seconds": 5}),
+        )
+        .await;
+    assert_eq!(first["code"], "111111", "{first}");
+    h.fake.clear_requests();
+    let fake = h.fake.clone();
+    let target = id.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        fake.deliver_sms(&target, Some("Your code is 222222"))
+            .unwrap();
+    });
+    let second = h
+        .ok(
+            "wait_for_sms",
+            json!({"order_id": id, "timeout_seconds": 10}),
+        )
+        .await;
+    assert_eq!(second["outcome"], "received", "{second}");
+    assert_eq!(second["code"], "222222", "{second}");
+    let requests = h.requests();
+    let (history, details) = history_and_details(&requests);
+    // One history read tells the order is past waiting; from then on only its detail is read.
+    assert_eq!(history, 1, "{requests:?}");
+    assert!(details >= 2, "{details} detail reads");
+}
+
 #[tokio::test]
 async fn each_error_row_of_the_contract_gets_its_next_step() {
     let rows: [(u16, &str, &str); 6] = [
@@ -491,14 +540,7 @@ async fn a_hundred_waits_share_one_poller_within_the_rate_budget() {
     assert_eq!(received, 5, "every delivered code arrived");
     // One history read per round for all hundred waits, a detail read only per changed order.
     let rounds = (elapsed / INTERVAL.as_secs_f64()).ceil() as usize + 1;
-    let history = requests
-        .iter()
-        .filter(|r| r.path == "/api/v1/customer/orders")
-        .count();
-    let details = requests
-        .iter()
-        .filter(|r| r.path.starts_with("/api/v1/customer/order/"))
-        .count();
+    let (history, details) = history_and_details(&requests);
     assert!(
         history <= rounds,
         "{history} history reads in {rounds} rounds"

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::wire::ErrorBody;
-use crate::backends::{ApiError, ErrorKind, Problem};
+use crate::backends::{refusal, ApiError, ErrorKind, Problem};
 use crate::transport::{Answer, Transport};
 
 /// The guide's backoff for 429 without `Retry-After`: 1 → 2 → 4 → 8 → 16 s, capped at 30 s.
@@ -63,28 +63,11 @@ pub fn build(http: &Transport, answer: &Answer, error: Option<&ErrorBody>) -> Ap
             .or_else(|| Some(rate_backoff(answer.attempts))),
         _ => answer.retry_after(),
     };
-    let excerpt = detail.is_none().then(|| {
-        let text = http.excerpt(&answer.body);
-        if answer.content_type().contains("html") {
-            format!("(HTML page) {text}")
-        } else {
-            text
-        }
+    let problem = detail.map(|d| Problem {
+        type_uri: code,
+        ..refusal::detail(d)
     });
-    ApiError::Status {
-        status,
-        kind,
-        problem: detail.map(|d| {
-            Box::new(Problem {
-                type_uri: code,
-                detail: Some(d),
-                ..Problem::default()
-            })
-        }),
-        excerpt,
-        retry_after,
-        attempts: answer.attempts,
-    }
+    refusal::error(http, answer, kind, problem, retry_after)
 }
 
 /// [`crate::transport::Classify`] for non-2xx answers.

@@ -75,7 +75,7 @@ impl SmsCode {
             http_settings,
         )?;
         Ok(Self {
-            poller: Arc::new(poller::Poller::new(http.clone(), config.poll_interval)),
+            poller: poller::new(http.clone(), config.poll_interval),
             http,
             catalog: TtlCache::new(config.catalog_ttl),
             placed: Mutex::default(),
@@ -265,7 +265,8 @@ impl Backend for SmsCode {
         since: Option<&str>,
         window: Duration,
     ) -> Result<SmsPoll> {
-        self.wait_round(order_id, since, window).await
+        self.wait_round(super::poller::Wait::new(order_id, since, window))
+            .await
     }
 
     async fn swap_order(&self, _order_id: &str) -> Result<Order> {

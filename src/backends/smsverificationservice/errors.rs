@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::backends::{ApiError, ErrorKind, Problem};
+use crate::backends::{refusal, ApiError, ErrorKind};
 use crate::transport::{Answer, Transport};
 
 /// A 429 without `Retry-After` backs off exponentially from this **(contract §5)** ...
@@ -20,39 +20,23 @@ const RATE_WAIT_FIRST: Duration = Duration::from_secs(2);
 const RATE_WAIT_MAX: Duration = Duration::from_secs(60);
 
 pub fn classify(http: &Transport, answer: &Answer) -> ApiError {
-    let status = answer.status.as_u16();
     let json: Option<Value> = serde_json::from_slice(&answer.body).ok();
     let message = json.as_ref().and_then(message_of).map(|m| http.bounded(&m));
-    let text = message
-        .clone()
-        .unwrap_or_else(|| http.excerpt(&answer.body));
-    let kind = kind_of(status, &text.to_ascii_lowercase());
+    let text = refusal::text(http, answer, message.as_deref());
+    let kind = kind_of(answer.status.as_u16(), &text);
     let retry_after = match kind {
         ErrorKind::RateLimited => answer
             .retry_after()
             .or_else(|| Some(rate_wait(answer.attempts))),
         _ => answer.retry_after(),
     };
-    let excerpt = message.is_none().then(|| {
-        if answer.content_type().contains("html") {
-            format!("(HTML page) {text}")
-        } else {
-            text
-        }
-    });
-    ApiError::Status {
-        status,
+    refusal::error(
+        http,
+        answer,
         kind,
-        problem: message.map(|d| {
-            Box::new(Problem {
-                detail: Some(d),
-                ..Problem::default()
-            })
-        }),
-        excerpt,
+        message.map(refusal::detail),
         retry_after,
-        attempts: answer.attempts,
-    }
+    )
 }
 
 /// 2 s, 4 s, 8 s ... for the n-th attempt, at most a minute.

@@ -133,7 +133,7 @@ impl SmsVerificationService {
         )?;
         let ttl = config.catalog_ttl;
         Ok(Self {
-            poller: Arc::new(poller::Poller::new(http.clone(), config.poll_interval)),
+            poller: poller::new(http.clone(), config.poll_interval),
             http,
             temporary: TtlCache::new(ttl),
             best_temp: TtlCache::new(ttl),
@@ -342,7 +342,8 @@ impl Backend for SmsVerificationService {
         since: Option<&str>,
         window: Duration,
     ) -> Result<SmsPoll> {
-        self.wait_round(order_id, since, window).await
+        self.wait_round(super::poller::Wait::new(order_id, since, window))
+            .await
     }
 
     async fn swap_order(&self, _order_id: &str) -> Result<Order> {

@@ -359,20 +359,12 @@ impl SmsVerificationService {
         let row = self.status_row(order_id).await?;
         let mut out = match self.placed(order_id) {
             Some(m) => Order {
-                provider: None,
-                order_id: order_id.to_owned(),
                 service: Some(m.service.clone()),
                 country: Some(m.country.clone()),
-                phone_number: None,
-                status: String::new(),
                 price: m.price,
                 created_at: Some(m.created_at.clone()),
-                expires_at: None,
                 rental_hours: m.hours,
-                messages: Vec::new(),
-                code: None,
-                refunded: None,
-                note: None,
+                ..bare_order(order_id)
             },
             None => {
                 let listed = self
@@ -382,22 +374,7 @@ impl SmsVerificationService {
                     .and_then(|rows| rows.into_iter().find(|r| r.order_id == order_id));
                 let mut out = match listed {
                     Some(r) => self.row_to_order(&r),
-                    None => Order {
-                        provider: None,
-                        order_id: order_id.to_owned(),
-                        service: None,
-                        country: None,
-                        phone_number: None,
-                        status: String::new(),
-                        price: None,
-                        created_at: None,
-                        expires_at: None,
-                        rental_hours: None,
-                        messages: Vec::new(),
-                        code: None,
-                        refunded: None,
-                        note: None,
-                    },
+                    None => bare_order(order_id),
                 };
                 out.note = Some(format!(
                     "This order was not placed by this server process, so its product line is \
@@ -690,6 +667,26 @@ pub(super) fn apply_status(out: &mut Order, row: &StatusRow, released: bool) {
     if let Some(secs) = left.filter(|s| s.is_finite() && *s >= 0.0) {
         let at = chrono::Utc::now() + chrono::Duration::seconds(secs as i64);
         out.expires_at = Some(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+}
+
+/// An order of which nothing is known but its id (E2 or memory fills it in).
+pub(super) fn bare_order(order_id: &str) -> Order {
+    Order {
+        provider: None,
+        order_id: order_id.to_owned(),
+        service: None,
+        country: None,
+        phone_number: None,
+        status: String::new(),
+        price: None,
+        created_at: None,
+        expires_at: None,
+        rental_hours: None,
+        messages: Vec::new(),
+        code: None,
+        refunded: None,
+        note: None,
     }
 }
 

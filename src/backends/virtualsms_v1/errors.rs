@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::backends::{ApiError, ErrorKind, Problem};
+use crate::backends::{refusal, ApiError, ErrorKind};
 use crate::transport::{Answer, Transport};
 
 /// Phrases the SDKs look for in a 5xx body to recognise "nothing in stock".
@@ -17,7 +17,6 @@ const NO_STOCK_PHRASES: [&str; 4] = ["out of stock", "no numbers", "no stock", "
 const DEFAULT_RATE_WAIT: Duration = Duration::from_secs(60);
 
 pub fn classify(http: &Transport, answer: &Answer) -> ApiError {
-    let status = answer.status.as_u16();
     let json: Option<Value> = serde_json::from_slice(&answer.body).ok();
     let message = json.as_ref().and_then(|v| {
         ["message", "error"]
@@ -25,11 +24,8 @@ pub fn classify(http: &Transport, answer: &Answer) -> ApiError {
             .find_map(|k| v.get(*k).and_then(Value::as_str))
             .map(|s| http.bounded(s))
     });
-    let text = message
-        .clone()
-        .unwrap_or_else(|| http.excerpt(&answer.body));
-    let lower = text.to_ascii_lowercase();
-    let kind = kind_of(status, &lower);
+    let lower = refusal::text(http, answer, message.as_deref());
+    let kind = kind_of(answer.status.as_u16(), &lower);
     let mut detail = message;
     if kind == ErrorKind::InsufficientBalance {
         if let Some(v) = &json {
@@ -47,26 +43,7 @@ pub fn classify(http: &Transport, answer: &Answer) -> ApiError {
         ErrorKind::RateLimited => answer.retry_after().or(Some(DEFAULT_RATE_WAIT)),
         _ => answer.retry_after(),
     };
-    let excerpt = detail.is_none().then(|| {
-        if answer.content_type().contains("html") {
-            format!("(HTML page) {text}")
-        } else {
-            text
-        }
-    });
-    ApiError::Status {
-        status,
-        kind,
-        problem: detail.map(|d| {
-            Box::new(Problem {
-                detail: Some(d),
-                ..Problem::default()
-            })
-        }),
-        excerpt,
-        retry_after,
-        attempts: answer.attempts,
-    }
+    refusal::error(http, answer, kind, detail.map(refusal::detail), retry_after)
 }
 
 fn kind_of(status: u16, text: &str) -> ErrorKind {

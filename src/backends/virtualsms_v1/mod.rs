@@ -64,7 +64,7 @@ impl V1 {
             config.http.clone(),
         )?;
         Ok(Self {
-            poller: Arc::new(poller::Poller::new(http.clone(), config.poll_interval)),
+            poller: poller::new(http.clone(), config.poll_interval),
             http,
             services: TtlCache::new(config.catalog_ttl),
             countries: TtlCache::new(config.catalog_ttl),
@@ -207,7 +207,8 @@ impl Backend for V1 {
         since: Option<&str>,
         window: Duration,
     ) -> Result<SmsPoll> {
-        self.wait_round(order_id, since, window).await
+        self.wait_round(super::poller::Wait::new(order_id, since, window))
+            .await
     }
 
     async fn swap_order(&self, order_id: &str) -> Result<Order> {

@@ -1,28 +1,29 @@
-//! wait_for_sms on v1, which has no long-poll: one poller serves every wait, so the request rate
-//! stays within the pacing budget however many orders are waited on.
+//! wait_for_sms on v1, which has no long-poll: one poller (the shared core of
+//! [`crate::backends::poller`]) serves every wait, so the request rate stays within the pacing
+//! budget however many orders are waited on.
 //!
-//! A wait subscribes with what it has seen. While any subscription exists, one task polls: a
-//! first round right away (waits that start together share it), then one every interval. A
-//! round is one order-history request (C3) for all waited activations, one rental-list request
+//! A round is one order-history request (C3) for all waited activations, one rental-list request
 //! (E7) for all waited rentals, and a detail request (C2) only for an activation the history
 //! cannot answer for (completed and waited on for a further SMS, or older than the history's 50
-//! rows). Only a subscriber whose order changed is woken, and only it reads its order (C2). The
-//! task stops when the last subscription is dropped (a wait that ends or is cancelled).
+//! rows), within half the pacing budget and in turns when that cannot cover them all. Each wait
+//! judges what the round read against what it has seen; only a wait whose order changed reads
+//! its order (C2).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::orders::HISTORY_CAP;
 use super::wire::{order_status, rental_status, Listed, OrderRow, RentalRow};
 use super::{rental_id, V1};
+use crate::backends::poller::{self, still_waiting, Round, Wait};
 use crate::backends::{ErrorKind, Result};
 use crate::domain::{status, SmsPoll};
 use crate::transport::{Request, Transport};
 
-/// What a subscriber has seen; its order changed when the API says otherwise.
+/// What a wait has seen; its order changed when the API says otherwise.
 #[derive(Debug, Clone, PartialEq)]
 enum Seen {
     /// Not read yet; the caller has seen this many messages. The next round settles it: a
@@ -36,144 +37,79 @@ enum Seen {
     Rental { sms: u64, status: String },
 }
 
-/// What a round decided for one subscription.
+/// What a round read for one waited key; each wait judges it against what it has seen.
+#[derive(Debug, Clone)]
+pub(super) enum Reading {
+    /// The activation's v1 status in the history (C3).
+    Listed(String),
+    /// The activation's detail (C2).
+    Detail(Box<OrderRow>),
+    /// The rental's row in the rental list (E7); `None` when it is not there (any more).
+    Rental(Option<Box<RentalRow>>),
+    /// The detail read failed for good (gone, refused): the wait reads and reports it.
+    Failed,
+}
+
+/// What a reading means for one wait.
+#[derive(Debug, PartialEq)]
 enum Verdict {
     Unchanged,
-    /// The order is as the subscriber would expect: keep this as its baseline.
+    /// The order is as the wait would expect: keep this as its baseline.
     Settled(Seen),
-    /// Something changed (or cannot be told from a list): the subscriber reads its order.
+    /// Something changed (or cannot be told from a list): the wait reads its order.
     Wake,
 }
 
-struct Watch {
+/// What a wait watches: an order, and whether only its detail can show news (an activation
+/// past waiting that may get a further SMS); rentals and the other activations are read from
+/// the lists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Key {
     order_id: String,
-    seen: Seen,
-    wake: watch::Sender<bool>,
+    detail: bool,
 }
 
-#[derive(Default)]
-struct Watches {
-    next: u64,
-    by_id: HashMap<u64, Watch>,
-    running: bool,
+impl Key {
+    fn new(order_id: &str, seen: &Seen) -> Self {
+        Self {
+            order_id: order_id.to_owned(),
+            detail: matches!(seen, Seen::Messages(_)),
+        }
+    }
 }
 
-pub struct Poller {
+/// v1's poller: waits watch [`Key`]s.
+pub(super) type Poller = poller::Poller<Reader>;
+
+/// A round's reads: the lists once, details within the budget.
+pub(super) struct Reader {
     http: Transport,
-    interval: Duration,
-    watches: Mutex<Watches>,
     /// Where the next round starts reading details, so a budget that cannot cover every
     /// activation outside the history still reaches each in turn.
-    detail_turn: std::sync::atomic::AtomicUsize,
+    detail_turn: AtomicUsize,
 }
 
-/// A registered wait; dropping it unregisters.
-struct Subscription {
-    poller: Arc<Poller>,
-    id: u64,
-    woken: watch::Receiver<bool>,
+/// The backend's poller, reading through its paced transport.
+pub(super) fn new(http: Transport, interval: Duration) -> Arc<Poller> {
+    let reader = Reader {
+        http,
+        detail_turn: AtomicUsize::new(0),
+    };
+    Arc::new(Poller::new(reader, interval))
 }
 
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.poller.lock().by_id.remove(&self.id);
-    }
-}
-
-/// Waits that start together (a burst of tool calls) share the first round.
-const FIRST_ROUND_DELAY: Duration = Duration::from_millis(50);
-
-impl Poller {
-    pub fn new(http: Transport, interval: Duration) -> Self {
-        Self {
-            http,
-            interval,
-            watches: Mutex::default(),
-            detail_turn: Default::default(),
-        }
-    }
-
-    /// How many detail reads one round may make: half of what the pacing allows per interval,
-    /// less the two list reads, at least one (all of them without pacing).
-    fn detail_budget(&self) -> usize {
-        let per_minute = self.http.settings().rate_limit_per_minute;
-        if per_minute == 0 {
-            return usize::MAX;
-        }
-        let per_round = f64::from(per_minute) * self.interval.as_secs_f64() / 60.0;
-        ((per_round / 2.0) as usize).saturating_sub(2).max(1)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Watches> {
-        self.watches.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn subscribe(self: &Arc<Self>, order_id: &str, seen: Seen) -> Subscription {
-        let (wake, woken) = watch::channel(false);
-        let mut watches = self.lock();
-        let id = watches.next;
-        watches.next += 1;
-        watches.by_id.insert(
-            id,
-            Watch {
-                order_id: order_id.to_owned(),
-                seen,
-                wake,
-            },
-        );
-        if !watches.running {
-            watches.running = true;
-            tokio::spawn(self.clone().run());
-        }
-        Subscription {
-            poller: self.clone(),
-            id,
-            woken,
-        }
-    }
-
-    /// Polls while anyone waits: a first round right away, then one every interval.
-    async fn run(self: Arc<Self>) {
-        let mut pause = FIRST_ROUND_DELAY.min(self.interval);
-        loop {
-            tokio::time::sleep(pause).await;
-            pause = self.interval;
-            let wanted: Vec<(u64, String, Seen)> = {
-                let mut watches = self.lock();
-                if watches.by_id.is_empty() {
-                    watches.running = false;
-                    return;
-                }
-                watches
-                    .by_id
-                    .iter()
-                    .map(|(id, w)| (*id, w.order_id.clone(), w.seen.clone()))
-                    .collect()
-            };
-            let verdicts = self.round(&wanted).await;
-            let mut watches = self.lock();
-            for (id, verdict) in verdicts {
-                let Some(w) = watches.by_id.get_mut(&id) else {
-                    continue;
-                };
-                match verdict {
-                    Verdict::Unchanged => {}
-                    Verdict::Settled(seen) => w.seen = seen,
-                    Verdict::Wake => {
-                        w.wake.send_replace(true);
-                    }
-                }
-            }
-        }
-    }
+impl poller::Reader for Reader {
+    type Key = Key;
+    type Snapshot = Reading;
 
     /// One round: at most one history request, one rental-list request, and a detail request
-    /// only for activations the history cannot answer for.
-    async fn round(&self, wanted: &[(u64, String, Seen)]) -> Vec<(u64, Verdict)> {
-        let activations = wanted
+    /// only for activations the history cannot answer for, in turns, within the budget.
+    async fn read_round(&self, round: &Round<'_, Self>) {
+        let keys = round.keys();
+        let activations = keys
             .iter()
-            .any(|(_, id, s)| rental_id(id).is_none() && !matches!(s, Seen::Messages(_)));
-        let rentals = wanted.iter().any(|(_, id, _)| rental_id(id).is_some());
+            .any(|k| rental_id(&k.order_id).is_none() && !k.detail);
+        let rentals = keys.iter().any(|k| rental_id(&k.order_id).is_some());
         let history = if activations {
             self.fetch::<OrderRow>(
                 Request::get(&["customer", "orders"]).query("limit", Some(HISTORY_CAP)),
@@ -192,47 +128,44 @@ impl Poller {
         } else {
             None
         };
-        let mut verdicts = Vec::with_capacity(wanted.len());
         let mut need_detail = Vec::new();
-        for (id, order_id, seen) in wanted {
-            let verdict = match rental_id(order_id) {
-                Some(rid) => match &rental_rows {
-                    Some(rows) => judge_rental(rows.iter().find(|r| r.id == rid), seen),
-                    None => Verdict::Unchanged,
-                },
-                None => {
-                    let listed = history
-                        .as_ref()
-                        .and_then(|rows| rows.iter().find(|r| &r.order_id == order_id));
-                    match (listed, seen) {
-                        (Some(row), Seen::Status(_) | Seen::Unknown { .. }) => {
-                            judge_status(&row.status, seen)
-                        }
-                        // A failed history read decides nothing this round.
-                        (None, Seen::Status(_) | Seen::Unknown { .. }) if history.is_none() => {
-                            Verdict::Unchanged
-                        }
-                        _ => {
-                            need_detail.push((*id, order_id, seen));
-                            continue;
-                        }
-                    }
+        for key in keys {
+            let reading = match (rental_id(&key.order_id), &rental_rows, &history) {
+                (Some(rid), Some(rows), _) => {
+                    let row = rows.iter().find(|r| r.id == rid);
+                    Reading::Rental(row.cloned().map(Box::new))
                 }
+                // A failed list read decides nothing this round.
+                (Some(_), None, _) => continue,
+                (None, ..) if key.detail => {
+                    need_detail.push(key);
+                    continue;
+                }
+                (None, _, Some(rows)) => match rows.iter().find(|r| r.order_id == key.order_id) {
+                    Some(row) => Reading::Listed(row.status.clone()),
+                    None => {
+                        need_detail.push(key);
+                        continue;
+                    }
+                },
+                (None, _, None) => continue,
             };
-            verdicts.push((*id, verdict));
+            round.publish(key, reading);
         }
-        // Activations the history cannot answer for, in turns, within the budget.
-        let budget = self.detail_budget().min(need_detail.len());
-        if budget > 0 {
-            let start = self
-                .detail_turn
-                .fetch_add(budget, std::sync::atomic::Ordering::Relaxed);
-            for k in 0..budget {
-                let (id, order_id, seen) = need_detail[(start + k) % need_detail.len()];
-                verdicts.push((id, self.judge_detail(order_id, seen).await));
-            }
+        self.read_details(round, &need_detail).await;
+    }
+}
+
+impl Reader {
+    /// How many detail reads one round may make: half of what the pacing allows per interval,
+    /// less the two list reads, at least one (all of them without pacing).
+    fn detail_budget(&self, interval: Duration) -> usize {
+        let per_minute = self.http.settings().rate_limit_per_minute;
+        if per_minute == 0 {
+            return usize::MAX;
         }
-        verdicts
+        let per_round = f64::from(per_minute) * interval.as_secs_f64() / 60.0;
+        ((per_round / 2.0) as usize).saturating_sub(2).max(1)
     }
 
     /// A list, or `None` when it could not be read this round (logged; the next round retries).
@@ -250,32 +183,56 @@ impl Poller {
         }
     }
 
-    /// An activation's detail (C2) against what the subscriber has seen.
-    async fn judge_detail(&self, order_id: &str, seen: &Seen) -> Verdict {
-        let row: OrderRow = match self
-            .http
-            .send(Request::get(&["customer", "order", order_id]))
-            .await
-        {
-            Ok(row) => row,
-            Err(e) if e.kind() == ErrorKind::Transient => return Verdict::Unchanged,
-            // Gone or refused: the subscriber reads (and reports) the error itself.
-            Err(_) => return Verdict::Wake,
-        };
-        let messages = row.sms().len();
-        match seen {
-            Seen::Messages(n) | Seen::Unknown { messages: n } if messages > *n => Verdict::Wake,
-            _ if order_status(&row.status) == status::WAITING => {
-                Verdict::Settled(Seen::Status(row.status))
-            }
-            Seen::Messages(_) if status::is_terminal(order_status(&row.status)) => Verdict::Wake,
-            Seen::Messages(_) => Verdict::Unchanged,
-            _ => Verdict::Wake,
+    /// The details (C2) of the activations the history cannot answer for, in turns, within the
+    /// budget. A transient failure decides nothing; any other wakes the waits.
+    async fn read_details(&self, round: &Round<'_, Self>, need_detail: &[&Key]) {
+        let budget = self.detail_budget(round.interval()).min(need_detail.len());
+        if budget == 0 {
+            return;
+        }
+        let start = self.detail_turn.fetch_add(budget, Ordering::Relaxed);
+        for k in 0..budget {
+            let key = need_detail[(start + k) % need_detail.len()];
+            let reading = match self
+                .http
+                .send::<OrderRow>(Request::get(&["customer", "order", &key.order_id]))
+                .await
+            {
+                Ok(row) => Reading::Detail(Box::new(row)),
+                Err(e) if e.kind() == ErrorKind::Transient => continue,
+                // Gone or refused: the waits read (and report) the error themselves.
+                Err(_) => Reading::Failed,
+            };
+            round.publish(key, reading);
         }
     }
 }
 
-/// An activation's status in the history against what the subscriber has seen.
+/// A reading against what the wait has seen.
+fn judge(reading: &Reading, seen: &Seen) -> Verdict {
+    match reading {
+        Reading::Listed(v1_status) => judge_status(v1_status, seen),
+        Reading::Detail(row) => judge_detail(row, seen),
+        Reading::Rental(row) => judge_rental(row.as_deref(), seen),
+        Reading::Failed => Verdict::Wake,
+    }
+}
+
+/// An activation's detail (C2) against what the wait has seen.
+fn judge_detail(row: &OrderRow, seen: &Seen) -> Verdict {
+    let messages = row.sms().len();
+    match seen {
+        Seen::Messages(n) | Seen::Unknown { messages: n } if messages > *n => Verdict::Wake,
+        _ if order_status(&row.status) == status::WAITING => {
+            Verdict::Settled(Seen::Status(row.status.clone()))
+        }
+        Seen::Messages(_) if status::is_terminal(order_status(&row.status)) => Verdict::Wake,
+        Seen::Messages(_) => Verdict::Unchanged,
+        _ => Verdict::Wake,
+    }
+}
+
+/// An activation's status in the history against what the wait has seen.
 fn judge_status(v1_status: &str, seen: &Seen) -> Verdict {
     let waiting = order_status(v1_status) == status::WAITING;
     match seen {
@@ -287,10 +244,10 @@ fn judge_status(v1_status: &str, seen: &Seen) -> Verdict {
     }
 }
 
-/// A rental's row against what the subscriber has seen.
+/// A rental's row against what the wait has seen.
 fn judge_rental(row: Option<&RentalRow>, seen: &Seen) -> Verdict {
     let Some(row) = row else {
-        return Verdict::Wake; // gone: the subscriber reads (and reports) it
+        return Verdict::Wake; // gone: the wait reads (and reports) it
     };
     let now = Seen::Rental {
         sms: row.sms_received,
@@ -338,30 +295,18 @@ impl V1 {
     }
 
     /// One round of wait_for_sms: returns when the poller sees the order change and its detail
-    /// shows a message beyond `since` or a final state, or when `window` passes. The order is
+    /// shows a message beyond `since` or a final state, or when the window passes. The order is
     /// read only when the poller says it changed, so a hundred waits cost one request per
     /// interval, not a hundred.
-    pub(super) async fn wait_round(
-        &self,
-        order_id: &str,
-        since: Option<&str>,
-        window: Duration,
-    ) -> Result<SmsPoll> {
-        let deadline = tokio::time::Instant::now() + window;
-        let seen_count = messages_seen(order_id, since);
+    pub(super) async fn wait_round(&self, wait: Wait<'_>) -> Result<SmsPoll> {
+        let order_id = wait.order_id;
+        let deadline = Instant::now() + wait.window;
+        let seen_count = messages_seen(order_id, wait.since);
         let mut seen = Seen::Unknown {
             messages: seen_count,
         };
         let mut last: Option<SmsPoll> = None;
-        loop {
-            let mut subscription = self.poller.subscribe(order_id, seen);
-            tokio::select! {
-                _ = subscription.woken.changed() => {}
-                _ = tokio::time::sleep_until(deadline) => {
-                    return Ok(last.unwrap_or_else(|| still_waiting(order_id)));
-                }
-            }
-            drop(subscription);
+        while self.until_woken(order_id, &mut seen, deadline).await {
             let (poll, now) = self.snapshot(order_id).await?;
             if poll.messages.len() > seen_count || status::is_terminal(&poll.status) {
                 return Ok(poll);
@@ -369,6 +314,29 @@ impl V1 {
             seen = now;
             last = Some(poll);
         }
+        Ok(last.unwrap_or_else(|| still_waiting(order_id)))
+    }
+
+    /// Watches the order until a reading wakes this wait (`true`) or `deadline` passes
+    /// (`false`). A reading that settles a baseline updates `seen` and the watch goes on; the
+    /// watch is dropped before the wait reads its order.
+    async fn until_woken(&self, order_id: &str, seen: &mut Seen, deadline: Instant) -> bool {
+        let mut subscription = self.poller.subscribe(Key::new(order_id, seen));
+        while let Some(reading) = subscription.next(deadline).await {
+            match judge(&reading, seen) {
+                Verdict::Unchanged => {}
+                Verdict::Settled(now) => {
+                    let key = Key::new(order_id, &now);
+                    *seen = now;
+                    if key != *subscription.key() {
+                        // Watched anew before the old watch goes: the poller never stops between.
+                        subscription = self.poller.subscribe(key);
+                    }
+                }
+                Verdict::Wake => return true,
+            }
+        }
+        false
     }
 }
 
@@ -382,17 +350,6 @@ fn messages_seen(order_id: &str, since: Option<&str>) -> usize {
                 .ok()
         })
         .map_or(0, |i| i + 1)
-}
-
-/// The answer of a round that saw nothing change.
-fn still_waiting(order_id: &str) -> SmsPoll {
-    SmsPoll {
-        order_id: order_id.to_owned(),
-        status: status::WAITING.to_owned(),
-        messages: Vec::new(),
-        code: None,
-        note: None,
-    }
 }
 
 /// A rental's wait answer: one message per SMS counted, without text (v1 does not return rental

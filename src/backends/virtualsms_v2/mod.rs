@@ -94,35 +94,20 @@ impl V2 {
 
 /// v2's error table: the problem type's slug first, the status code when there is none.
 fn classify(http: &Transport, answer: &Answer) -> ApiError {
-    let status = answer.status.as_u16();
     let problem = serde_json::from_slice::<Problem>(&answer.body)
         .ok()
         .filter(|p| p.type_uri.is_some() || p.title.is_some() || p.detail.is_some())
-        .map(|p| {
-            Box::new(Problem {
-                type_uri: p.type_uri.map(|s| http.bounded(&s)),
-                title: p.title.map(|s| http.bounded(&s)),
-                detail: p.detail.map(|s| http.bounded(&s)),
-                instance: p.instance.map(|s| http.bounded(&s)),
-            })
+        .map(|p| Problem {
+            type_uri: p.type_uri.map(|s| http.bounded(&s)),
+            title: p.title.map(|s| http.bounded(&s)),
+            detail: p.detail.map(|s| http.bounded(&s)),
+            instance: p.instance.map(|s| http.bounded(&s)),
         });
-    let excerpt = problem.is_none().then(|| {
-        let text = http.excerpt(&answer.body);
-        if answer.content_type().contains("html") {
-            format!("(HTML page) {text}")
-        } else {
-            text
-        }
-    });
-    let kind = kind_of(status, problem.as_ref().and_then(|p| p.slug()));
-    ApiError::Status {
-        status,
-        kind,
-        problem,
-        excerpt,
-        retry_after: answer.retry_after(),
-        attempts: answer.attempts,
-    }
+    let kind = kind_of(
+        answer.status.as_u16(),
+        problem.as_ref().and_then(|p| p.slug()),
+    );
+    super::refusal::error(http, answer, kind, problem, answer.retry_after())
 }
 
 pub(crate) fn kind_of(status: u16, slug: Option<&str>) -> ErrorKind {
