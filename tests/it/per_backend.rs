@@ -198,22 +198,13 @@ per_backend! {
 per_backend! {
     async fn the_code_arrives_through_wait_for_sms(h: Harness) {
         let id = h.order().await;
-        let fake = h.fake.clone();
-        let target = id.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            fake.deliver_sms(&target, Some("Your Telegram code is 482913")).unwrap();
-        });
-        let got = h
-            .ok("wait_for_sms", json!({"order_id": id, "timeout_seconds": 20}))
-            .await;
+        h.deliver_later(&id, "Your Telegram code is 482913", Duration::from_millis(300));
+        let got = h.wait_sms(&id, 20).await;
         assert_eq!(got["outcome"], "received", "{got}");
         assert_eq!(got["code"], "482913");
         assert_eq!(got["status"], "received");
         // The same message is not returned twice.
-        let again = h
-            .ok("wait_for_sms", json!({"order_id": id, "timeout_seconds": 5}))
-            .await;
+        let again = h.wait_sms(&id, 5).await;
         assert_eq!(again["outcome"], "timed_out", "{again}");
     }
 }

@@ -195,12 +195,7 @@ async fn only_the_code_is_exposed() {
     h.fake
         .deliver_sms(&id, Some("Your Telegram code: 48291. Do not share it."))
         .unwrap();
-    let got = h
-        .ok(
-            "wait_for_sms",
-            json!({"order_id": id, "timeout_seconds": 10}),
-        )
-        .await;
+    let got = h.wait_sms(&id, 10).await;
     assert_eq!(got["outcome"], "received", "{got}");
     assert_eq!(got["code"], "48291");
     // Message ids are the provider's own (opaque); the order id carries the provider prefix.

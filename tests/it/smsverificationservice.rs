@@ -377,13 +377,7 @@ async fn one_poller_serves_every_wait_on_an_order() {
     })
     .await;
     let id = h.order().await;
-    let fake = h.fake.clone();
-    let target = id.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        fake.deliver_sms(&target, Some("Your code is 482913"))
-            .unwrap();
-    });
+    h.deliver_later(&id, "Your code is 482913", Duration::from_millis(700));
     let wait = || {
         h.ok(
             "wait_for_sms",

@@ -309,12 +309,7 @@ async fn an_sms_on_a_rental_is_reported_without_a_text_it_cannot_have() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         fake.deliver_sms(&raw, Some("code 777111")).unwrap();
     });
-    let got = h
-        .ok(
-            "wait_for_sms",
-            json!({"order_id": id, "timeout_seconds": 10}),
-        )
-        .await;
+    let got = h.wait_sms(&id, 10).await;
     assert_eq!(got["outcome"], "received", "{got}");
     assert!(got.get("text").is_none(), "{got}");
     assert!(
@@ -332,27 +327,11 @@ async fn a_further_sms_on_a_received_activation_is_found_in_its_detail() {
     h.fake
         .deliver_sms(&id, Some("Your code is 111111"))
         .unwrap();
-    let first = h
-        .ok(
-            "wait_for_sms",
-            json!({"order_id": id, "timeout_seconds": 5}),
-        )
-        .await;
+    let first = h.wait_sms(&id, 5).await;
     assert_eq!(first["code"], "111111", "{first}");
     h.fake.clear_requests();
-    let fake = h.fake.clone();
-    let target = id.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        fake.deliver_sms(&target, Some("Your code is 222222"))
-            .unwrap();
-    });
-    let second = h
-        .ok(
-            "wait_for_sms",
-            json!({"order_id": id, "timeout_seconds": 10}),
-        )
-        .await;
+    h.deliver_later(&id, "Your code is 222222", Duration::from_millis(500));
+    let second = h.wait_sms(&id, 10).await;
     assert_eq!(second["outcome"], "received", "{second}");
     assert_eq!(second["code"], "222222", "{second}");
     let requests = h.requests();

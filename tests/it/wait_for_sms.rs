@@ -11,15 +11,6 @@ use rmcp::service::PeerRequestOptions;
 use serde_json::json;
 
 /// Delivers an SMS to `order_id` after `delay`, while the test is waiting.
-fn deliver_later(h: &Harness, order_id: &str, text: &'static str, delay: Duration) {
-    let fake = h.fake.clone();
-    let id = order_id.to_owned();
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        fake.deliver_sms(&id, Some(text)).unwrap();
-    });
-}
-
 /// Waits until the fake holds `n` long-polls open (or panics after 5 s).
 async fn until_open_long_polls(h: &Harness, n: usize) {
     for _ in 0..500 {
@@ -38,19 +29,13 @@ async fn until_open_long_polls(h: &Harness, n: usize) {
 async fn returns_the_code_as_soon_as_the_sms_arrives() {
     let h = Harness::start().await;
     let id = h.order().await;
-    deliver_later(
-        &h,
+    h.deliver_later(
         &id,
         "Your Telegram code: 48213. Do not give it to anyone.",
         Duration::from_millis(300),
     );
     let started = std::time::Instant::now();
-    let got = h
-        .ok(
-            "wait_for_sms",
-            json!({"order_id": id, "timeout_seconds": 30}),
-        )
-        .await;
+    let got = h.wait_sms(&id, 30).await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "woke on arrival, not at the timeout"
@@ -79,22 +64,12 @@ async fn the_next_wait_returns_only_newer_messages() {
     let rental = h.rental(4).await;
     let id = rental["order_id"].as_str().unwrap().to_owned();
     h.fake.deliver_sms(&id, Some("code 111111")).unwrap();
-    let first = h
-        .ok(
-            "wait_for_sms",
-            json!({"order_id": id, "timeout_seconds": 5}),
-        )
-        .await;
+    let first = h.wait_sms(&id, 5).await;
     assert_eq!(first["code"], "111111");
     let first_id = first["message_id"].as_str().unwrap().to_owned();
 
-    deliver_later(&h, &id, "code 222222", Duration::from_millis(300));
-    let second = h
-        .ok(
-            "wait_for_sms",
-            json!({"order_id": id, "timeout_seconds": 10}),
-        )
-        .await;
+    h.deliver_later(&id, "code 222222", Duration::from_millis(300));
+    let second = h.wait_sms(&id, 10).await;
     assert_eq!(second["code"], "222222", "not the old code again");
     assert_eq!(second["messages"].as_array().unwrap().len(), 2);
     let poll = h
@@ -176,12 +151,7 @@ async fn an_order_that_ends_while_waiting_is_reported() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         fake.expire_order(&expire_id).unwrap();
     });
-    let got = h
-        .ok(
-            "wait_for_sms",
-            json!({"order_id": id, "timeout_seconds": 30}),
-        )
-        .await;
+    let got = h.wait_sms(&id, 30).await;
     assert_eq!(got["outcome"], "order_ended");
     assert_eq!(got["status"], "expired");
     assert!(got["next_step"].as_str().unwrap().contains("create_order"));

@@ -244,6 +244,25 @@ impl Harness {
         structured
     }
 
+    /// `wait_for_sms` on `order_id` for at most `timeout_seconds`, which must succeed.
+    pub async fn wait_sms(&self, order_id: &str, timeout_seconds: u64) -> Value {
+        self.ok(
+            "wait_for_sms",
+            serde_json::json!({"order_id": order_id, "timeout_seconds": timeout_seconds}),
+        )
+        .await
+    }
+
+    /// Delivers an SMS with `text` to `order_id` at the fake after `delay`, in the background.
+    pub fn deliver_later(&self, order_id: &str, text: &'static str, delay: Duration) {
+        let fake = self.fake.clone();
+        let id = order_id.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            fake.deliver_sms(&id, Some(text)).unwrap();
+        });
+    }
+
     /// Calls a tool that must fail with an `isError` result; returns its text.
     pub async fn err(&self, name: &str, args: Value) -> String {
         let result = self.call(name, args).await;
