@@ -46,7 +46,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
@@ -106,18 +106,21 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route(&r("/balance/"), get(balance))
         .route(&r("/wallet/balance/"), get(wallet_balance))
-        .route(&r("/services/temporary/"), get(temporary))
+        .route(&r("/services/temporary/"), simple_services(Line::Temporary))
         .route(&r("/services/best-temp/"), get(best_temp))
-        .route(&r("/services/rent-1day/"), get(rent_1day))
-        .route(&r("/services/rent-30days/"), get(rent_30days))
+        .route(&r("/services/rent-1day/"), simple_services(Line::Rent1Day))
+        .route(
+            &r("/services/rent-30days/"),
+            simple_services(Line::Rent30Days),
+        )
         .route(&r("/services/rental/"), get(rental))
         .route(&r("/services/esim/"), get(esim))
         .route(&r("/global/countries/"), get(global_countries))
         .route(&r("/global/services/"), get(global_services))
-        .route(&r("/order/temporary/"), post(order_temporary))
-        .route(&r("/order/best-temp/"), post(order_best_temp))
-        .route(&r("/order/rent-1day/"), post(order_rent_1day))
-        .route(&r("/order/rent-30days/"), post(order_rent_30days))
+        .route(&r("/order/temporary/"), order_on(Line::Temporary))
+        .route(&r("/order/best-temp/"), order_on(Line::BestTemp))
+        .route(&r("/order/rent-1day/"), order_on(Line::Rent1Day))
+        .route(&r("/order/rent-30days/"), order_on(Line::Rent30Days))
         .route(&r("/order/rental/"), post(order_rental))
         .route(&r("/order/global/"), post(order_global))
         .route(&r("/orders/"), get(orders))
@@ -337,14 +340,6 @@ fn catalog_key(caller: Option<String>) -> Result<String, SvsError> {
     caller.ok_or_else(|| SvsError::new(StatusCode::UNAUTHORIZED, "Invalid or missing API key"))
 }
 
-async fn temporary(
-    State(shared): State<Arc<Shared>>,
-    Key(caller): Key,
-) -> Result<Response, SvsError> {
-    catalog_key(caller)?;
-    Ok(wrapped_services(simple_rows(&shared, Line::Temporary)))
-}
-
 async fn best_temp(
     State(shared): State<Arc<Shared>>,
     Key(caller): Key,
@@ -359,20 +354,14 @@ async fn best_temp(
     Ok(wrapped_services(rows))
 }
 
-async fn rent_1day(
-    State(shared): State<Arc<Shared>>,
-    Key(caller): Key,
-) -> Result<Response, SvsError> {
-    catalog_key(caller)?;
-    Ok(wrapped_services(simple_rows(&shared, Line::Rent1Day)))
-}
-
-async fn rent_30days(
-    State(shared): State<Arc<Shared>>,
-    Key(caller): Key,
-) -> Result<Response, SvsError> {
-    catalog_key(caller)?;
-    Ok(wrapped_services(simple_rows(&shared, Line::Rent30Days)))
+/// B1 on a line whose rows are the simple shape (temporary, rent-1day, rent-30days).
+fn simple_services(line: Line) -> MethodRouter<Arc<Shared>> {
+    get(
+        move |State(shared): State<Arc<Shared>>, Key(caller): Key| async move {
+            catalog_key(caller)?;
+            Ok::<_, SvsError>(wrapped_services(simple_rows(&shared, line)))
+        },
+    )
 }
 
 /// B2: a raw array, names only, both durations.
@@ -620,36 +609,13 @@ fn order_us(
     open(shared, key, service, us(), line)
 }
 
-async fn order_temporary(
-    State(shared): State<Arc<Shared>>,
-    Authed(key): Authed,
-    body: Bytes,
-) -> Result<Response, SvsError> {
-    order_us(&shared, &key, &body, Line::Temporary)
-}
-
-async fn order_best_temp(
-    State(shared): State<Arc<Shared>>,
-    Authed(key): Authed,
-    body: Bytes,
-) -> Result<Response, SvsError> {
-    order_us(&shared, &key, &body, Line::BestTemp)
-}
-
-async fn order_rent_1day(
-    State(shared): State<Arc<Shared>>,
-    Authed(key): Authed,
-    body: Bytes,
-) -> Result<Response, SvsError> {
-    order_us(&shared, &key, &body, Line::Rent1Day)
-}
-
-async fn order_rent_30days(
-    State(shared): State<Arc<Shared>>,
-    Authed(key): Authed,
-    body: Bytes,
-) -> Result<Response, SvsError> {
-    order_us(&shared, &key, &body, Line::Rent30Days)
+/// The POST that orders a US service on `line` (D1, D3, D4, D5).
+fn order_on(line: Line) -> MethodRouter<Arc<Shared>> {
+    post(
+        move |State(shared): State<Arc<Shared>>, Authed(key): Authed, body: Bytes| async move {
+            order_us(&shared, &key, &body, line)
+        },
+    )
 }
 
 /// D2: `service` by name (case-insensitive), `duration` 3 or 30.
