@@ -147,6 +147,17 @@ pub enum Fault {
     EchoRequest { status: u16 },
 }
 
+impl Fault {
+    /// A problem answer of this status and slug, without Retry-After.
+    pub fn problem(status: u16, slug: &str) -> Self {
+        Fault::Problem {
+            status,
+            slug: slug.to_owned(),
+            retry_after: None,
+        }
+    }
+}
+
 /// One `/api/v1` or `/api/v2` request as it arrived (recorded before any fault is applied).
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {

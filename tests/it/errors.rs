@@ -59,12 +59,7 @@ async fn problem_detail_from_the_api_is_shown_verbatim() {
         |_| {},
     )
     .await;
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let text = h.buy_refused().await;
     assert!(
         text.contains(
             "HTTP 402 insufficient-balance — Insufficient balance: Balance $0.05 < required $"

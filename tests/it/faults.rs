@@ -45,12 +45,7 @@ async fn a_get_slower_than_the_timeout_is_retried_then_reported() {
 async fn a_post_that_always_times_out_is_unknown_and_charged_at_most_once() {
     let h = fast_timeouts().await;
     h.fake.inject(Fault::Delay(Duration::from_millis(800)), 4);
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let text = h.buy_refused().await;
     assert!(
         text.contains("UNKNOWN") && text.contains("list_orders"),
         "{text}"
@@ -83,11 +78,7 @@ async fn a_5xx_burst_on_a_post_is_retried_with_the_same_key() {
     let h = Harness::start().await;
     h.fake.inject(Fault::Empty { status: 503 }, 1);
     h.fake.inject(Fault::Html { status: 502 }, 1);
-    h.ok(
-        "create_order",
-        json!({"service": "telegram", "country": "us"}),
-    )
-    .await;
+    h.buy().await;
     assert_eq!(h.fake.order_count(), 1);
     assert_eq!(h.fake.charge_count(), 1);
     let keys: Vec<_> = h
@@ -184,14 +175,7 @@ async fn retry_after_in_every_form() {
 async fn a_401_in_the_middle_of_a_session() {
     let h = Harness::start().await;
     let id = h.order().await;
-    h.fake.inject(
-        Fault::Problem {
-            status: 401,
-            slug: "unauthorized".into(),
-            retry_after: None,
-        },
-        1,
-    );
+    h.fake.inject(Fault::problem(401, "unauthorized"), 1);
     let text = h.err("get_order", json!({"order_id": id})).await;
     assert!(
         text.contains("HTTP 401 unauthorized") && text.contains("VIRTUALSMS_API_KEY"),

@@ -24,12 +24,7 @@ fn post_keys(h: &Harness) -> Vec<String> {
 async fn a_post_dropped_after_processing_is_charged_once() {
     let h = Harness::start().await;
     h.fake.inject(Fault::DropAfterProcessing, 1);
-    let order = h
-        .ok(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let order = h.buy().await;
     assert!(order["order_id"].as_str().unwrap().starts_with("ord_"));
     assert_eq!(h.fake.order_count(), 1, "one order");
     assert_eq!(h.fake.charge_count(), 1, "one charge");
@@ -42,11 +37,7 @@ async fn a_post_dropped_after_processing_is_charged_once() {
 async fn a_post_dropped_before_processing_is_retried_to_one_order() {
     let h = Harness::start().await;
     h.fake.inject(Fault::DropBeforeProcessing, 2);
-    h.ok(
-        "create_order",
-        json!({"service": "telegram", "country": "us"}),
-    )
-    .await;
+    h.buy().await;
     assert_eq!(h.fake.order_count(), 1);
     assert_eq!(h.fake.charge_count(), 1);
     let keys = post_keys(&h);
@@ -58,12 +49,7 @@ async fn a_post_dropped_before_processing_is_retried_to_one_order() {
 async fn a_post_that_never_gets_an_answer_reports_an_unknown_outcome_and_charged_at_most_once() {
     let h = Harness::start().await;
     h.fake.inject(Fault::DropAfterProcessing, 10);
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let text = h.buy_refused().await;
     assert!(
         text.contains("UNKNOWN") && text.contains("list_orders"),
         "{text}"
@@ -81,11 +67,7 @@ async fn a_post_slower_than_the_timeout_is_retried_with_its_key() {
     })
     .await;
     h.fake.inject(Fault::Delay(Duration::from_millis(600)), 1);
-    h.ok(
-        "create_order",
-        json!({"service": "telegram", "country": "us"}),
-    )
-    .await;
+    h.buy().await;
     // Let the slow first attempt finish on the fake's side too.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(h.fake.order_count(), 1);

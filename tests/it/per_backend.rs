@@ -155,9 +155,7 @@ per_backend! {
         assert_eq!(cents(balance(&h).await), 10_000);
         let profile = h.ok("get_profile", json!({})).await;
         assert!(profile["email"].as_str().is_some_and(|e| e.contains('@')), "{profile}");
-        let order = h
-            .ok("create_order", json!({"service": "telegram", "country": "us"}))
-            .await;
+        let order = h.buy().await;
         let stats = h.ok("get_stats", json!({})).await;
         assert_eq!(stats["lifetime_orders"], 1, "{stats}");
         assert_eq!(cents(stats["lifetime_spend"].as_f64().unwrap()), cents(price(&order)));
@@ -175,9 +173,7 @@ per_backend! {
 
 per_backend! {
     async fn a_purchase_charges_once_and_is_readable_and_listed(h: Harness) {
-        let order = h
-            .ok("create_order", json!({"service": "telegram", "country": "us"}))
-            .await;
+        let order = h.buy().await;
         let id = order["order_id"].as_str().unwrap();
         assert!(order["phone_number"].as_str().unwrap().starts_with('+'), "{order}");
         assert_eq!(order["status"], "waiting");
@@ -214,9 +210,7 @@ per_backend! {
     // stays unset): its own module pins the balance coming back instead.
     #[skip(smsverificationservice)]
     async fn cancel_refunds_in_full(h: Harness) {
-        let order = h
-            .ok("create_order", json!({"service": "telegram", "country": "us"}))
-            .await;
+        let order = h.buy().await;
         let id = order["order_id"].as_str().unwrap();
         let cancelled = h.ok("cancel_order", json!({"order_id": id})).await;
         assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
@@ -230,9 +224,7 @@ per_backend! {
     // smsVerificationService has no swap (not offered): its own module pins the refusal.
     #[skip(smscode, smsverificationservice)]
     async fn swap_is_free_and_gives_a_new_number(h: Harness) {
-        let order = h
-            .ok("create_order", json!({"service": "telegram", "country": "us"}))
-            .await;
+        let order = h.buy().await;
         let id = order["order_id"].as_str().unwrap();
         let before = balance(&h).await;
         let swapped = h.ok("swap_order", json!({"order_id": id})).await;

@@ -73,12 +73,7 @@ async fn create_order_buys_where_cheapest_points_and_ids_route_by_prefix() {
             json!({"service": "telegram", "country": "us"}),
         )
         .await;
-    let order = h
-        .ok(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let order = h.buy().await;
     assert_eq!(order["provider"], best["provider"], "{order}");
     let next = order["next_step"].as_str().unwrap();
     assert!(

@@ -322,11 +322,7 @@ async fn scenario<D: Driver>(driver: &mut D, fake: &FakeApi, mode: Mode) -> Vec<
     .await;
     // A real-looking 401 and 429 mid-session.
     run.faulted(
-        Fault::Problem {
-            status: 401,
-            slug: "unauthorized".into(),
-            retry_after: None,
-        },
+        Fault::problem(401, "unauthorized"),
         1,
         "list_orders",
         json!({}),

@@ -63,12 +63,7 @@ async fn money_is_rupiah_and_the_price_comes_from_the_product() {
     let balance = h.ok("get_balance", json!({})).await;
     assert_eq!(balance["currency"], "IDR", "{balance}");
     assert_eq!(idr(&balance["balance"]), 10_000 * IDR_PER_CENT);
-    let order = h
-        .ok(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let order = h.buy().await;
     let price = catalog::price_cents("telegram", "us") * IDR_PER_CENT;
     assert_eq!(idr(&order["price"]), price, "{order}");
     assert_eq!(order["country"], "us");
@@ -97,12 +92,7 @@ async fn an_error_with_http_200_is_an_error() {
         |_| {},
     )
     .await;
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let text = h.buy_refused().await;
     assert!(text.contains("HTTP 200 INSUFFICIENT_BALANCE"), "{text}");
     assert!(text.contains("SMSCode"), "{text}");
     assert!(text.contains("top up"), "{text}");
@@ -113,21 +103,8 @@ async fn an_error_with_http_200_is_an_error() {
 #[tokio::test]
 async fn a_product_sold_out_since_the_catalog_read_falls_back_to_the_next() {
     let h = smscode().await;
-    fault_the_purchase(
-        &h,
-        Fault::Problem {
-            status: 200,
-            slug: "product-unavailable".into(),
-            retry_after: None,
-        },
-    )
-    .await;
-    let order = h
-        .ok(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    fault_the_purchase(&h, Fault::problem(200, "product-unavailable")).await;
+    let order = h.buy().await;
     let premium = (catalog::price_cents("telegram", "us") * 7 + 4) / 5 * IDR_PER_CENT;
     assert_eq!(
         idr(&order["price"]),
@@ -146,12 +123,7 @@ async fn a_product_sold_out_since_the_catalog_read_falls_back_to_the_next() {
 async fn a_lost_purchase_answer_is_found_not_repeated() {
     let h = smscode().await;
     fault_the_purchase(&h, Fault::DropAfterProcessing).await;
-    let order = h
-        .ok(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let order = h.buy().await;
     assert_eq!(
         posts_to_orders(&h),
         1,
@@ -168,21 +140,8 @@ async fn a_lost_purchase_answer_is_found_not_repeated() {
 #[tokio::test]
 async fn a_failed_purchase_that_bought_nothing_says_so() {
     let h = smscode().await;
-    fault_the_purchase(
-        &h,
-        Fault::Problem {
-            status: 503,
-            slug: "maintenance".into(),
-            retry_after: None,
-        },
-    )
-    .await;
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    fault_the_purchase(&h, Fault::problem(503, "maintenance")).await;
+    let text = h.buy_refused().await;
     assert!(text.contains("nothing was bought"), "{text}");
     assert_eq!(posts_to_orders(&h), 1, "a 5xx on a purchase is not retried");
     assert_eq!(h.fake.order_count(), 0);

@@ -287,12 +287,7 @@ async fn a_lost_purchase_answer_is_found_once_and_never_repeated() {
     )
     .await;
     h.fake.inject(Fault::DropAfterProcessing, 1);
-    let order = h
-        .ok(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let order = h.buy().await;
     assert_eq!(h.fake.charge_count(), 1);
     assert_eq!(h.fake.order_count(), 1);
     assert_eq!(posts_to(&h, "/order/temporary/"), 1, "never sent twice");
@@ -316,20 +311,8 @@ async fn a_failed_purchase_with_nothing_bought_says_so() {
         json!({"country": "us", "service": "telegram"}),
     )
     .await;
-    h.fake.inject(
-        Fault::Problem {
-            status: 500,
-            slug: "internal".into(),
-            retry_after: None,
-        },
-        1,
-    );
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    h.fake.inject(Fault::problem(500, "internal"), 1);
+    let text = h.buy_refused().await;
     assert!(text.contains("nothing was bought"), "{text}");
     assert_eq!(h.fake.charge_count(), 0);
     assert_eq!(posts_to(&h, "/order/temporary/"), 1, "never retried");

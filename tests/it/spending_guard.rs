@@ -24,12 +24,7 @@ async fn max_order_price_refuses_dearer_orders() {
         c.guard.max_order_price = Some(us - 0.01)
     })
     .await;
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let text = h.buy_refused().await;
     assert!(
         text.contains("Refused") && text.contains("VIRTUALSMS_MAX_ORDER_PRICE"),
         "{text}"
@@ -37,11 +32,7 @@ async fn max_order_price_refuses_dearer_orders() {
     assert_eq!(h.fake.order_count(), 0);
 
     let h = Harness::with(fake_options(), |c| c.guard.max_order_price = Some(us)).await;
-    h.ok(
-        "create_order",
-        json!({"service": "telegram", "country": "us"}),
-    )
-    .await;
+    h.buy().await;
     assert_eq!(h.fake.order_count(), 1);
 }
 
@@ -52,26 +43,12 @@ async fn spend_limit_counts_charges_refunds_nothing_and_refuses_beyond() {
     let limit = us * 2.5;
     let h = Harness::with(fake_options(), |c| c.guard.spend_limit = Some(limit)).await;
 
-    let first = h
-        .ok(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let first = h.buy().await;
     let left = first["budget_left"].as_f64().unwrap();
     assert!((left - (limit - us)).abs() < 1e-6, "budget left {left}");
-    h.ok(
-        "create_order",
-        json!({"service": "telegram", "country": "us"}),
-    )
-    .await;
+    h.buy().await;
 
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let text = h.buy_refused().await;
     assert!(
         text.contains("VIRTUALSMS_SPEND_LIMIT") && text.contains("left"),
         "{text}"

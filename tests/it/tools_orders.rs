@@ -149,12 +149,7 @@ async fn get_and_list_orders() {
 #[tokio::test]
 async fn swap_gives_a_new_number_for_free() {
     let h = Harness::start().await;
-    let created = h
-        .ok(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let created = h.buy().await;
     let id = created["order_id"].as_str().unwrap();
     let charges = h.fake.charge_count();
     let swapped = h.ok("swap_order", json!({"order_id": id})).await;
@@ -291,12 +286,7 @@ async fn insufficient_balance_and_no_stock_explain_the_way_out() {
         |_| {},
     )
     .await;
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let text = h.buy_refused().await;
     assert!(
         text.contains("HTTP 402") && text.contains("insufficient-balance"),
         "{text}"

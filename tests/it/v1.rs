@@ -115,12 +115,7 @@ async fn a_purchase_whose_answer_is_dropped_is_found_not_repeated() {
     let h = v1().await;
     warm(&h).await;
     h.fake.inject(Fault::DropAfterProcessing, 1);
-    let order = h
-        .ok(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let order = h.buy().await;
     assert_eq!(purchases(&h).len(), 1, "sent once");
     assert_eq!(h.fake.order_count(), 1);
     assert_eq!(h.fake.charge_count(), 1);
@@ -137,12 +132,7 @@ async fn a_purchase_dropped_before_processing_bought_nothing_and_says_so() {
     let h = v1().await;
     warm(&h).await;
     h.fake.inject(Fault::DropBeforeProcessing, 1);
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let text = h.buy_refused().await;
     assert!(text.contains("nothing was bought"), "{text}");
     assert_eq!(purchases(&h).len(), 1, "sent once");
     assert_eq!(h.fake.order_count(), 0);
@@ -153,20 +143,8 @@ async fn a_purchase_dropped_before_processing_bought_nothing_and_says_so() {
 async fn a_5xx_on_purchase_is_not_retried_and_is_checked() {
     let h = v1().await;
     warm(&h).await;
-    h.fake.inject(
-        Fault::Problem {
-            status: 502,
-            slug: "bad-gateway".into(),
-            retry_after: None,
-        },
-        1,
-    );
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    h.fake.inject(Fault::problem(502, "bad-gateway"), 1);
+    let text = h.buy_refused().await;
     assert!(text.contains("nothing was bought"), "{text}");
     assert_eq!(purchases(&h).len(), 1);
     assert_eq!(h.fake.charge_count(), 0);
@@ -181,12 +159,7 @@ async fn a_timed_out_purchase_is_looked_for_twice_and_not_repeated() {
     warm(&h).await;
     // The fake drops the purchase when the client gives up waiting: nothing is bought.
     h.fake.inject(Fault::Delay(Duration::from_millis(1500)), 1);
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let text = h.buy_refused().await;
     assert!(text.contains("nothing was bought"), "{text}");
     assert_eq!(purchases(&h).len(), 1, "sent once");
     let history_reads = h
@@ -377,12 +350,7 @@ async fn too_little_money_says_how_much_is_missing() {
         ..fake_options()
     };
     let h = v1_with(fake, |_| {}).await;
-    let text = h
-        .err(
-            "create_order",
-            json!({"service": "telegram", "country": "us"}),
-        )
-        .await;
+    let text = h.buy_refused().await;
     assert!(
         text.contains("HTTP 402") && text.contains("balance $0.01 < required $"),
         "{text}"

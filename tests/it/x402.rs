@@ -534,14 +534,7 @@ async fn the_key_is_saved_before_first_use_and_picked_up_at_the_next_start() {
     let h = wallet_harness(&dir, |c| c.api_key = None).await;
     topup_ok(&h, 7.0).await;
     // The first use fails (as if the process died right after the top-up) ...
-    h.fake.inject(
-        Fault::Problem {
-            status: 401,
-            slug: "unauthorized".into(),
-            retry_after: None,
-        },
-        1,
-    );
+    h.fake.inject(Fault::problem(401, "unauthorized"), 1);
     let first = call(&h, "get_balance", json!({})).await;
     assert_eq!(first.is_error, Some(true));
     // ... and the key is already on disk.

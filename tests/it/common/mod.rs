@@ -300,13 +300,18 @@ impl Harness {
 
     /// Buys a telegram number in the US and returns its order id.
     pub async fn order(&self) -> String {
-        let order = self
-            .ok(
-                "create_order",
-                serde_json::json!({"service": "telegram", "country": "us"}),
-            )
-            .await;
+        let order = self.buy().await;
         order["order_id"].as_str().expect("order_id").to_owned()
+    }
+
+    /// `create_order` for telegram in the US, which must succeed: the whole order.
+    pub async fn buy(&self) -> Value {
+        self.ok("create_order", buy_args()).await
+    }
+
+    /// `create_order` for telegram in the US, which must fail: the error's text.
+    pub async fn buy_refused(&self) -> String {
+        self.err("create_order", buy_args()).await
     }
 }
 
@@ -332,6 +337,11 @@ pub fn text_of(result: &CallToolResult) -> String {
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The usual purchase: telegram in the US.
+fn buy_args() -> Value {
+    serde_json::json!({"service": "telegram", "country": "us"})
 }
 
 /// Fails the test when `value` does not validate against `tool`'s output schema, or carries a
