@@ -571,12 +571,12 @@ impl Shared {
             order.set_status(Status::Cancelled);
             (order.paid_cents, order.service.id, order.country.iso2)
         };
-        // The number goes back on the shelf.
-        *data.stock_mut(service, country) += 1;
-        data.account(key, self.options.starting_balance_cents).post(
-            EntryKind::Refund,
+        data.give_back(
+            key,
+            self.options.starting_balance_cents,
+            id,
+            (service, country),
             refund,
-            Some(id),
         );
         let mut body = data.orders.get(id).map(Order::to_json).unwrap_or_default();
         if let Some(obj) = body.as_object_mut() {

@@ -537,9 +537,13 @@ async fn cancel(
         let (service, country) = (order.service.id, order.country.iso2);
         let body = order_json(order, product);
         if let Some(cents) = refund {
-            *data.stock_mut(service, country) += 1;
-            data.account(&key, shared.options.starting_balance_cents)
-                .post(EntryKind::Refund, cents, Some(&id));
+            data.give_back(
+                &key,
+                shared.options.starting_balance_cents,
+                &id,
+                (service, country),
+                cents,
+            );
         }
         Ok(body)
     })?;

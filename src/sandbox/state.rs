@@ -170,6 +170,26 @@ impl Data {
     pub fn stock_mut(&mut self, service: &'static str, country: &'static str) -> &mut u32 {
         self.stock.entry((service, country)).or_insert(0)
     }
+
+    /// An order ended with its number unused: the number goes back on the shelf and the refund
+    /// (if any) is booked to `key`'s account. Every dialect's cancel ends here.
+    pub fn give_back(
+        &mut self,
+        key: &str,
+        starting_balance_cents: i64,
+        order_id: &str,
+        (service, country): (&'static str, &'static str),
+        refund_cents: i64,
+    ) {
+        *self.stock_mut(service, country) += 1;
+        if refund_cents > 0 {
+            self.account(key, starting_balance_cents).post(
+                EntryKind::Refund,
+                refund_cents,
+                Some(order_id),
+            );
+        }
+    }
 }
 
 /// A response kept for idempotent replay.

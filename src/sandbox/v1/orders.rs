@@ -18,7 +18,7 @@ use super::{digits, json_object, limit_param, query, required_str, seconds_until
 use crate::sandbox::catalog;
 use crate::sandbox::orders::{IdStyle, OpenError, Opening, Order, Status};
 use crate::sandbox::pipeline::Authed;
-use crate::sandbox::state::{EntryKind, Shared};
+use crate::sandbox::state::Shared;
 use crate::sandbox::util::{dollars, rfc3339};
 
 type JsonResult = Result<Json<Value>, V1Error>;
@@ -224,14 +224,13 @@ pub(super) async fn cancel(
             o.country.iso2,
         )
     };
-    *data.stock_mut(service, country) += 1;
-    if refund != 0 {
-        data.account(&key, s.options.starting_balance_cents).post(
-            EntryKind::Refund,
-            refund,
-            Some(&id),
-        );
-    }
+    data.give_back(
+        &key,
+        s.options.starting_balance_cents,
+        &id,
+        (service, country),
+        refund,
+    );
     Ok(Json(json!({
         "success": true,
         "order_id": id,

@@ -335,7 +335,13 @@ pub(super) async fn cancel(
             o.country.iso2,
         )
     };
-    finish(&s, &mut data, &key, &id, refund, service, country);
+    data.give_back(
+        &key,
+        s.options.starting_balance_cents,
+        &id,
+        (service, country),
+        refund,
+    );
     Ok(Json(json!({
         "success": true,
         "rental_id": id,
@@ -380,31 +386,17 @@ pub(super) async fn release(
         o.paid_cents = 0;
         (refund, o.service.id, o.country.iso2)
     };
-    finish(&s, &mut data, &key, &id, refund, service, country);
+    data.give_back(
+        &key,
+        s.options.starting_balance_cents,
+        &id,
+        (service, country),
+        refund,
+    );
     Ok(Json(json!({
         "success": true,
         "rental_id": id,
         "status": "completed",
         "refund": dollars(refund),
     })))
-}
-
-/// The number goes back on the shelf and the refund (if any) is booked.
-fn finish(
-    s: &Shared,
-    data: &mut crate::sandbox::state::Data,
-    key: &str,
-    id: &str,
-    refund: i64,
-    service: &'static str,
-    country: &'static str,
-) {
-    *data.stock_mut(service, country) += 1;
-    if refund > 0 {
-        data.account(key, s.options.starting_balance_cents).post(
-            EntryKind::Refund,
-            refund,
-            Some(id),
-        );
-    }
 }
