@@ -104,6 +104,12 @@ impl Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        self.add_retry_after(&mut resp);
+        resp
+    }
+
+    /// The `Retry-After` header, verbatim, when the problem has one (every dialect's answer).
+    pub fn add_retry_after(&self, resp: &mut Response) {
         if let Some(v) = self
             .retry_after
             .as_deref()
@@ -111,7 +117,6 @@ impl Problem {
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
-        resp
     }
 }
 

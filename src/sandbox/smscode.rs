@@ -35,7 +35,7 @@ use std::time::SystemTime;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -186,13 +186,7 @@ pub(crate) fn render_problem(problem: &Problem) -> Response {
     };
     let mut resp =
         SmsCodeError::new(problem.status, &code_of(&problem.slug), message).into_response();
-    if let Some(v) = problem
-        .retry_after
-        .as_deref()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
+    problem.add_retry_after(&mut resp);
     resp
 }
 

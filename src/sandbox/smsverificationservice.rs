@@ -201,13 +201,7 @@ pub(crate) fn render_problem(problem: &Problem) -> Response {
         _ => json!({"success": false, "error": problem.detail}),
     };
     let mut resp = json_response(problem.status, &body);
-    if let Some(v) = problem
-        .retry_after
-        .as_deref()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
+    problem.add_retry_after(&mut resp);
     resp
 }
 

@@ -191,13 +191,7 @@ pub(crate) fn render_problem(problem: &Problem) -> Response {
         _ => json!({ "error": problem.detail }),
     };
     let mut resp = V1Error::json(problem.status, body).into_response();
-    if let Some(v) = problem
-        .retry_after
-        .as_deref()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
+    problem.add_retry_after(&mut resp);
     resp
 }
 
