@@ -288,6 +288,17 @@ fn limit_param(q: &HashMap<String, String>, default: usize, max: usize) -> Resul
 }
 
 /// Whole seconds from `now` until `at`, rounded up (at least 1 when `at` is in the future).
+/// 400 `Cannot {action} with status: {status}` unless the order's state allows the action.
+fn allowed_in_status(allowed: bool, action: &str, status: &str) -> Result<(), V1Error> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(V1Error::bad_request(format!(
+            "Cannot {action} with status: {status}"
+        )))
+    }
+}
+
 fn seconds_until(at: SystemTime, now: SystemTime) -> u64 {
     at.duration_since(now)
         .map(|d| d.as_secs_f64().ceil() as u64)

@@ -14,7 +14,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{digits, json_object, limit_param, query, required_str, seconds_until, V1Error, Q};
+use super::{
+    allowed_in_status, digits, json_object, limit_param, query, required_str, seconds_until,
+    V1Error, Q,
+};
 use crate::sandbox::catalog;
 use crate::sandbox::orders::{IdStyle, OpenError, Opening, Order, Status};
 use crate::sandbox::pipeline::Authed;
@@ -211,12 +214,7 @@ pub(super) async fn cancel(
                 ),
             ));
         }
-        if o.status != Status::Waiting {
-            return Err(V1Error::bad_request(format!(
-                "Cannot cancel order with status: {}",
-                status(o)
-            )));
-        }
+        allowed_in_status(o.status == Status::Waiting, "cancel order", status(o))?;
         o.set_status(Status::Cancelled);
         (
             std::mem::take(&mut o.paid_cents),
@@ -260,12 +258,7 @@ pub(super) async fn swap(
                 ),
             ));
         }
-        if o.status != Status::Waiting {
-            return Err(V1Error::bad_request(format!(
-                "Cannot swap order with status: {}",
-                status(o)
-            )));
-        }
+        allowed_in_status(o.status == Status::Waiting, "swap order", status(o))?;
         o.set_status(Status::Cancelled);
         let paid = std::mem::take(&mut o.paid_cents);
         (o.service, o.country, o.price_cents, paid, o.phone.clone())

@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::{digits, json_object, query, required_str, V1Error, Q};
+use super::{allowed_in_status, digits, json_object, query, required_str, V1Error, Q};
 use crate::sandbox::catalog;
 use crate::sandbox::orders::{IdStyle, OpenError, Opening, Order, Status};
 use crate::sandbox::pipeline::Authed;
@@ -274,12 +274,7 @@ pub(super) async fn extend(
     let hours = duration(&json_object(&body, r#"{"duration_hours"}"#)?)?;
     let (price, balance) = {
         let o = rental(&mut data.orders, &key, &id, now)?;
-        if status(o) != "active" {
-            return Err(V1Error::bad_request(format!(
-                "Cannot extend rental with status: {}",
-                status(o)
-            )));
-        }
+        allowed_in_status(status(o) == "active", "extend rental", status(o))?;
         let price = catalog::rental_price_cents(o.service.id, o.country.iso2, hours)
             .ok_or_else(|| V1Error::bad_request(format!("Invalid duration: {hours}")))?;
         let balance = data
@@ -318,12 +313,7 @@ pub(super) async fn cancel(
     let mut data = s.data();
     let (refund, service, country) = {
         let o = rental(&mut data.orders, &key, &id, now)?;
-        if status(o) != "active" {
-            return Err(V1Error::bad_request(format!(
-                "Cannot cancel rental with status: {}",
-                status(o)
-            )));
-        }
+        allowed_in_status(status(o) == "active", "cancel rental", status(o))?;
         let age = now.duration_since(o.created_at).unwrap_or(Duration::ZERO);
         if age >= CANCEL_WINDOW || !o.messages.is_empty() {
             return Err(V1Error::bad_request(WINDOW_TEXT));
@@ -361,12 +351,7 @@ pub(super) async fn release(
     let mut data = s.data();
     let (refund, service, country) = {
         let o = rental(&mut data.orders, &key, &id, now)?;
-        if status(o) != "active" {
-            return Err(V1Error::bad_request(format!(
-                "Cannot release rental with status: {}",
-                status(o)
-            )));
-        }
+        allowed_in_status(status(o) == "active", "release rental", status(o))?;
         if now.duration_since(o.created_at).unwrap_or(Duration::ZERO) < RELEASE_HOLD {
             return Err(V1Error::bad_request(HOLD_TEXT));
         }
